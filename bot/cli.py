@@ -1,0 +1,208 @@
+"""The `lotsen` command line: a thin layer over the router, the knowledge base and storage.
+
+Every subcommand reads its settings from LOTSEN_* variables (bot.config) and
+turns Lotsen's own errors into one Swedish line on stderr and exit code 1 (2
+for a broken knowledge base), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from bot.config import Settings
+from bot.errors import KnowledgeError, LotsenError
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.render import render_text
+from bot.router import Router
+
+EXIT_KNOWLEDGE = 2
+
+
+def load(settings: Settings) -> tuple[KnowledgeBase, Router]:
+    """Loads the knowledge base named by the settings and builds its router."""
+    kb = load_knowledge(settings.knowledge_dir, settings.contacts_file)
+    return kb, Router(kb)
+
+
+def _municipality_arg(kb: KnowledgeBase, value: str | None) -> str | None:
+    if value is None:
+        return None
+    found = kb.find_municipality(value)
+    if found is None:
+        names = ", ".join(m.name for m in kb.municipalities.values())
+        raise LotsenError(f"okänd kommun {value!r} — välj en av: {names}")
+    return found
+
+
+def _now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise LotsenError(f"--now ska vara en tidpunkt som 2026-11-23T14:30, fick {value!r}") from None
+
+
+# -- subcommands ---------------------------------------------------------------
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    kb, router = load(settings)
+    answer = router.route(args.text, _municipality_arg(kb, args.kommun), _now(args.now))
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(answer, kb))
+    return 0
+
+
+def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
+    kb, router = load(settings)
+    out = sys.stdout
+    now = _now(args.now)
+    for n, line in enumerate(sys.stdin, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError('raden ska vara ett JSON-objekt med "text" (sträng)')
+            kommun = item.get("kommun")
+            if kommun is not None and not isinstance(kommun, str):
+                raise ValueError('"kommun" ska vara en sträng eller null')
+            municipality = kb.find_municipality(kommun) if kommun else None
+            result = router.route(item["text"], municipality, now).to_json()
+        except (ValueError, json.JSONDecodeError) as exc:
+            result = {"error": f"rad {n}: {exc}"}
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    out.flush()
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.evaluation import Prediction, evaluate, format_table, load_cases
+
+    kb, router = load(settings)
+    now = _now(args.now)
+
+    def predict(case):  # type: ignore[no-untyped-def]
+        municipality = kb.find_municipality(case.kommun) if case.kommun else None
+        a = router.route(case.text, municipality, now)
+        return Prediction(a.top_topic, a.municipality, a.urgent, tuple(m.id for m in a.materials))
+
+    report = evaluate(load_cases(Path(args.file)), predict)
+    if args.json:
+        data = report.as_dict()
+        if args.errors:
+            data["errors"] = report.errors
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    print(format_table(report))
+    if args.errors:
+        print()
+        for e in report.errors:
+            print(f"{e['id']} [{', '.join(e['problems'])}] {e['text']}")
+            print(f"    expected {json.dumps(e['expected'], ensure_ascii=False)}")
+            print(f"    got      {json.dumps(e['got'], ensure_ascii=False)}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    kb, _ = load(settings)
+    phrasings = sum(len(t.phrasings) for t in kb.topics.values())
+    contacts = sum(len(v) for v in kb.contacts.municipalities.values()) + len(kb.contacts.regional)
+    print(
+        f"Kunskapsbasen är giltig: {len(kb.topics)} ämnen, {phrasings} formuleringar, "
+        f"{len(kb.materials)} material, {len(kb.municipalities)} kommuner, {contacts} kontakter."
+    )
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chat import chat
+
+    kb, router = load(settings)
+    return chat(kb, router, _municipality_arg(kb, args.kommun), sys.stdin, sys.stdout)
+
+
+# -- parser ----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lotsen",
+        description="Lotsen visar skolpersonal i Sörmland vart de kan vända sig när de är oroliga för en elev.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="KOMMANDO")
+
+    p = sub.add_parser("ask", help="ställ en fråga och se svaret precis som boten visar det")
+    p.add_argument("text", help="frågan, inom citattecken")
+    p.add_argument("--kommun", help="kommun (t.ex. flen, Nyköping)")
+    p.add_argument("--json", action="store_true", help="skriv svaret som JSON")
+    p.add_argument("--now", help="tidpunkt för svaret (ISO 8601), påverkar kontorstid")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("route", help="läs JSON-rader {text, kommun} på stdin, skriv ett JSON-svar per rad")
+    p.add_argument("--jsonl", action="store_true", required=True, help="JSON lines in och ut")
+    p.add_argument("--now", help="tidpunkt för svaren (ISO 8601)")
+    p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser("eval", help="mät träffsäkerheten mot en märkt utvärderingsfil")
+    p.add_argument("file", help="YAML-fil i formatet i shared/eval/README.md")
+    p.add_argument("--json", action="store_true", help="skriv måtten som JSON")
+    p.add_argument("--errors", action="store_true", help="lista felroutade fall")
+    p.add_argument("--now", default="2026-11-23T10:00:00+01:00", help="tidpunkt för svaren (ISO 8601)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("validate", help="kontrollera kunskapsbasen och contacts.yaml")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("chat", help="samtala med Lotsen i terminalen (standard utan Telegram-token)")
+    p.add_argument("--kommun", help="kommun att börja med")
+    p.set_defaults(func=cmd_chat)
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Adds the storage and Telegram subcommands (kept in their own modules)."""
+    from bot import cli_admin
+    from bot.telegram import run
+
+    cli_admin.add_arguments(sub)
+    run.add_arguments(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command is None:
+            # Embedded default: the console conversation unless a Telegram token is configured.
+            args = parser.parse_args(["run"] if settings.telegram_token else ["chat"])
+        return int(args.func(args, settings))
+    except KnowledgeError as exc:
+        print("Kunskapsbasen har fel:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        print(f"{len(exc.problems)} fel. Rätta dem och kör `lotsen validate` igen.", file=sys.stderr)
+        return EXIT_KNOWLEDGE
+    except LotsenError as exc:
+        print(f"lotsen: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

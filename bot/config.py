@@ -1,0 +1,86 @@
+"""Configuration: every setting Lotsen reads, from environment variables prefixed LOTSEN_.
+
+This is the only place that reads the environment, so the README's table of
+settings and this module are the whole truth about configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_KNOWLEDGE = PROJECT_ROOT / "knowledge"
+DEFAULT_CONTACTS = PROJECT_ROOT / "contacts.yaml"
+DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
+DEFAULT_RETENTION_DAYS = 365
+# Used only when LOTSEN_SECRET is unset (console use, tests). `lotsen run` refuses it.
+DEVELOPMENT_SECRET = "lotsen-development-secret-do-not-deploy"
+
+
+def _ids(raw: str, name: str) -> frozenset[int]:
+    ids = set()
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            ids.add(int(part))
+        except ValueError:
+            raise ConfigError(
+                f"{name} ska vara Telegram-användar-id (heltal) åtskilda med komma, fick {part!r}"
+            ) from None
+    return frozenset(ids)
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} ska vara ett heltal, fick {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of Lotsen's settings; build it with `Settings.from_env()`."""
+
+    knowledge_dir: Path = DEFAULT_KNOWLEDGE
+    contacts_file: Path = DEFAULT_CONTACTS
+    telegram_token: str | None = None
+    bot_api_url: str = DEFAULT_BOT_API_URL
+    db_path: Path = Path("lotsen.sqlite3")
+    admins: frozenset[int] = field(default_factory=frozenset)
+    curator_chat: int | None = None
+    secret: str = DEVELOPMENT_SECRET
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    log_level: str = "INFO"
+    webhook_secret: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Reads LOTSEN_* variables; raises ConfigError with a Swedish hint on bad values."""
+        env = os.environ if env is None else env
+        retention = _int(env, "LOTSEN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+        assert retention is not None
+        if retention < 1:
+            raise ConfigError("LOTSEN_RETENTION_DAYS ska vara minst 1 (antal dagar som frågetext sparas)")
+        return cls(
+            knowledge_dir=Path(env.get("LOTSEN_KNOWLEDGE") or DEFAULT_KNOWLEDGE),
+            contacts_file=Path(env.get("LOTSEN_CONTACTS") or DEFAULT_CONTACTS),
+            telegram_token=(env.get("LOTSEN_TELEGRAM_TOKEN") or "").strip() or None,
+            bot_api_url=(env.get("LOTSEN_BOT_API_URL") or DEFAULT_BOT_API_URL).strip(),
+            db_path=Path(env.get("LOTSEN_DB") or "lotsen.sqlite3"),
+            admins=_ids(env.get("LOTSEN_ADMINS", ""), "LOTSEN_ADMINS"),
+            curator_chat=_int(env, "LOTSEN_CURATOR_CHAT", None),
+            secret=(env.get("LOTSEN_SECRET") or DEVELOPMENT_SECRET),
+            retention_days=retention,
+            log_level=(env.get("LOTSEN_LOG_LEVEL") or "INFO").upper(),
+            webhook_secret=(env.get("LOTSEN_WEBHOOK_SECRET") or "").strip() or None,
+        )

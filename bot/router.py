@@ -1,0 +1,367 @@
+"""The router: from a message to an `Answer` — which topic, which municipality, how urgent.
+
+Pure and synchronous: it knows nothing of Telegram or SQLite, and the same
+text, municipality and time always give the same answer. Build one `Router`
+per knowledge base (building indexes takes a few milliseconds; routing a
+message well under one).
+
+How a message is scored:
+1. `bot.matching` breaks it into word positions with candidate stems
+   (typos corrected, compounds split, abbreviations expanded) and finds the
+   municipalities and localities named in it.
+2. Each topic collects the weight of its keywords found in the text — strong
+   keywords 3, related words 1, shared keywords divided among the topics that
+   share them — plus a TF-IDF similarity to its example phrasings. Keywords of
+   the urgent topics do not count inside a negated clause ("inga
+   självmordstankar, men ...").
+3. Urgency needs an acute signal (knowledge/urgency.yaml) that is not negated
+   and not part of a general question ("hur funkar ...", "rutin"), unless the
+   message also says the child is at risk now ("nu", "idag", "sitter hos mig").
+4. Too little evidence, or an off-topic cue without a strong keyword, declines;
+   greetings and thanks get a friendly reply instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from bot.answer import Answer, Kind, RoutedContact, TopicScore
+from bot.knowledge import KnowledgeBase
+from bot.matching import Analysis, Matcher, PhraseSet, phrase_stems
+from bot.normalize import BREAK, fold, stem, tokens
+from bot.personnummer import contains as has_personnummer
+from bot.personnummer import redact
+
+TZ = ZoneInfo("Europe/Stockholm")
+MAX_INPUT_CHARS = 2000  # longer messages are routed on their first part
+
+STRONG = 3.0  # weight of a strong keyword
+RELATED = 1.0  # weight of a related word
+PHRASE_BONUS = 1.4  # multi-word keywords are more specific than single words
+SIMILARITY = 4.0  # weight of the TF-IDF similarity to a topic's phrasings
+SIGNAL_BOOST = 4.0  # an acute signal lifts its topic so the emergency route leads
+DECLINE_BELOW = 1.6  # less evidence than this (raw score) declines
+OFFTOPIC_NEEDS = 3.0  # with an off-topic cue, at least one strong keyword is needed
+TIE_RATIO = 0.85  # a second topic this close to the first asks to clarify
+KEEP_RATIO = 0.45  # topics listed besides the first
+MAX_TOPICS = 3
+
+# Words that say the danger is now, overriding a general-question marker.
+IMMEDIACY = (
+    "nu", "just nu", "idag", "i dag", "igår", "i går", "ikväll", "i kväll", "i natt", "inatt",
+    "i morse", "imorse", "precis", "nyss", "sitter hos mig", "sitter kvar", "akut",
+    "right now", "today", "now", "tonight", "yesterday", "last night",
+)  # fmt: skip
+
+# Emergency roles per urgent topic; "social" means social services within
+# office hours and the social on-call service (socialjour) outside them.
+EMERGENCY_ROLES = {
+    "sjalvmord-sjalvskada": ("bup-akut", "social"),
+    "vald-overgrepp": ("social", "polis"),
+}
+
+CLARIFY_MUNICIPALITY = "Vilken kommun gäller det? Skriv kommunens namn (eller välj med /kommun), så visar jag rätt kontaktperson."
+CLARIFY_TOPICS = "Gäller det främst {a} eller {b}? Välj det som passar bäst, så blir svaret mer träffsäkert."
+
+_FILLER = frozenset(fold(w) for w in ("så", "mycket", "snälla", "och", "du", "ni", "alla", "på", "er", "dig", "lotsen", "igen", "hälsningar", "mvh", "bra", "toppen", "super", "vänligen", "allihop"))
+
+
+@dataclass(frozen=True)
+class _Keyword:
+    topic: str
+    weight: float
+    urgent_topic: bool
+
+
+class Router:
+    """Routes messages for one knowledge base; see the module docstring for how."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self._holidays = holidays.country_holidays("SE")
+        start, end = kb.urgency.office_hours.split("-")
+        self._office = (time.fromisoformat(start), time.fromisoformat(end))
+
+        # Vocabulary: every word the knowledge base uses.
+        texts: list[str] = []
+        for t in kb.topics.values():
+            texts += [t.name, *t.keywords, *t.related, *t.phrasings]
+        for m in kb.materials.values():
+            texts += [m.title, *m.keywords]
+        for g in kb.glossary.terms:
+            texts += [g.term, g.means]
+        texts += [*kb.smalltalk.greetings, *kb.smalltalk.thanks, *kb.smalltalk.offtopic]
+        texts += [s.phrase for s in kb.urgency.signals]
+        texts += [*kb.urgency.negations, *kb.urgency.general_markers]
+        vocabulary = {w for text in texts for w in tokens(text) if w != BREAK}
+
+        glossary: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for g in kb.glossary.terms:
+            key = tuple(w for w in tokens(g.term) if w != BREAK)
+            if key:
+                glossary[key] = tuple(dict.fromkeys(phrase_stems(g.means)))
+        abbreviations = {k[0] for k in glossary if len(k) == 1 and len(k[0]) <= 4}
+
+        places: dict[tuple[str, ...], str] = {}
+        names: dict[str, str] = {}
+        for m in kb.municipalities.values():
+            for label in (m.id, m.name, *m.aliases, *m.localities):
+                key = tuple(w for w in tokens(label) if w != BREAK)
+                if key:
+                    places[key] = m.id
+            for w in (m.id, *[w for w in tokens(m.name) if w != BREAK]):
+                names[w] = m.id
+        self.matcher = Matcher(vocabulary - set(names), glossary, places, names, abbreviations)
+
+        # Keywords: phrase stems -> weight per topic, shared weight divided by sqrt(#topics).
+        owners: dict[tuple[str, ...], dict[str, float]] = defaultdict(dict)
+        for t in kb.topics.values():
+            for words, weight in ((t.keywords, STRONG), (t.related, RELATED)):
+                for kw in words:
+                    ps = phrase_stems(kw)
+                    if not ps:
+                        continue
+                    w = weight * (PHRASE_BONUS if len(ps) > 1 else 1.0)
+                    owners[ps][t.id] = max(owners[ps].get(t.id, 0.0), w)
+        self._keyword_phrases = PhraseSet(owners)
+        self._keywords: list[list[_Keyword]] = []
+        for ps in self._keyword_phrases.phrases:
+            share = math.sqrt(len(owners[ps]))
+            self._keywords.append(
+                [_Keyword(tid, w / share, kb.topics[tid].urgent) for tid, w in owners[ps].items()]
+            )
+
+        # TF-IDF over the example phrasings, one document per phrasing.
+        doc_freq: dict[str, int] = defaultdict(int)
+        sentences: list[tuple[str, set[str]]] = []
+        for t in kb.topics.values():
+            for p in t.phrasings:
+                terms = set(phrase_stems(p))
+                sentences.append((t.id, terms))
+                for term in terms:
+                    doc_freq[term] += 1
+        n_docs = max(1, len(sentences))
+        self._idf = {term: math.log((1 + n_docs) / (1 + df)) + 1.0 for term, df in doc_freq.items()}
+        centroid: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for tid, terms in sentences:
+            for term in terms:
+                centroid[tid][term] += self._idf[term]
+        self._centroids: dict[str, dict[str, float]] = {}
+        for tid, vec in centroid.items():
+            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+            self._centroids[tid] = {term: v / norm for term, v in vec.items()}
+        self._postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for tid, vec in self._centroids.items():
+            for term, v in vec.items():
+                self._postings[term].append((tid, v))
+
+        # Urgency, negation, general questions, small talk, materials.
+        self._signals = PhraseSet(phrase_stems(s.phrase) for s in kb.urgency.signals)
+        self._signal_topic = [s.topic for s in kb.urgency.signals if phrase_stems(s.phrase)]
+        self._negations = frozenset(stem(w) for n in kb.urgency.negations for w in tokens(n) if w != BREAK)
+        self._general = PhraseSet(phrase_stems(g) for g in kb.urgency.general_markers)
+        self._immediacy = PhraseSet(phrase_stems(i) for i in IMMEDIACY)
+        self._offtopic = PhraseSet(phrase_stems(o) for o in kb.smalltalk.offtopic)
+        self._greeting_words = frozenset(w for g in kb.smalltalk.greetings for w in tokens(g) if w != BREAK)
+        self._thanks_words = frozenset(w for g in kb.smalltalk.thanks for w in tokens(g) if w != BREAK)
+        material_phrases: list[tuple[str, ...]] = []
+        self._material_of: list[str] = []
+        for m in kb.materials.values():
+            for kw in m.keywords:
+                ps = phrase_stems(kw)
+                if ps:
+                    material_phrases.append(ps)
+                    self._material_of.append(m.id)
+        self._materials = PhraseSet(material_phrases)
+
+    # ------------------------------------------------------------------
+
+    def route(self, text: str, municipality: str | None = None, now: datetime | None = None) -> Answer:
+        """Decides what to answer to `text` from a user whose profile says `municipality`."""
+        now = now or datetime.now(UTC)
+        found_pnr = has_personnummer(text)
+        notes: list[str] = []
+        if found_pnr:
+            text = redact(text)
+        if len(text) > MAX_INPUT_CHARS:
+            text = text[:MAX_INPUT_CHARS]
+            notes.append("Meddelandet var långt, så jag har läst de första 2 000 tecknen.")
+        office = self.is_office_hours(now)
+        analysis = self.matcher.analyse(text)
+        named = [m for m, _ in analysis.municipalities]
+        place = named[0] if named else None
+        chosen = place or (municipality if municipality in self.kb.municipalities else None)
+
+        base = dict(
+            municipality=chosen,
+            municipality_from_text=place is not None,
+            office_hours=office,
+            personnummer=found_pnr,
+            notes=tuple(notes),
+        )
+        content = [w for w in analysis.words if w != BREAK]
+        if not content:
+            return Answer(kind=Kind.EMPTY, urgent=False, **base)
+
+        scores = self._score(analysis)
+        urgent_topic = self._urgent_topic(analysis)
+        if urgent_topic:
+            scores[urgent_topic] = scores.get(urgent_topic, 0.0) + SIGNAL_BOOST
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        best = ranked[0][1] if ranked else 0.0
+        strongest_keyword = self._strongest_keyword(analysis)
+
+        offtopic = bool(self._offtopic.find(analysis))
+        if not urgent_topic and (best < DECLINE_BELOW or (offtopic and strongest_keyword < OFFTOPIC_NEEDS)):
+            return Answer(kind=self._small_talk_kind(content), urgent=False, **base)
+
+        kept = [(tid, s) for tid, s in ranked if s >= max(DECLINE_BELOW, KEEP_RATIO * best)][:MAX_TOPICS]
+        topics = tuple(TopicScore(self.kb.topics[tid], _confidence(s)) for tid, s in kept)
+        top = topics[0].topic
+
+        clarify_parts: list[str] = []
+        clarify_topics: tuple[str, ...] = ()
+        if len(kept) > 1 and kept[1][1] >= TIE_RATIO * kept[0][1] and not urgent_topic:
+            clarify_topics = (kept[0][0], kept[1][0])
+            a, b = (self.kb.topics[t].name.lower() for t in clarify_topics)
+            clarify_parts.append(CLARIFY_TOPICS.format(a=a, b=b))
+        if chosen is None:
+            clarify_parts.append(CLARIFY_MUNICIPALITY)
+
+        emergency = self._emergency(urgent_topic, chosen, office) if urgent_topic else ()
+        contacts = self._contacts(top.roles, chosen, skip={c.contact.id for c in emergency})
+        materials = self._pick_materials(analysis, [t.topic for t in topics])
+        return Answer(
+            kind=Kind.ANSWER,
+            urgent=urgent_topic is not None,
+            topics=topics,
+            contacts=contacts,
+            emergency=emergency,
+            materials=materials,
+            clarify=" ".join(clarify_parts) or None,
+            clarify_topics=clarify_topics,
+            clarify_municipality=chosen is None,
+            **base,
+        )
+
+    # -- scoring ---------------------------------------------------------
+
+    def _negated(self, analysis: Analysis, start: int, end: int) -> bool:
+        """True when a negation word stands earlier in the same clause as the words start..end."""
+        clause = analysis.clause[start]
+        p = start - 1
+        while p >= 0 and analysis.clause[p] == clause:
+            if analysis.alts[p] & self._negations:
+                return True
+            p -= 1
+        return False
+
+    def _score(self, analysis: Analysis) -> dict[str, float]:
+        scores: dict[str, float] = defaultdict(float)
+        seen: set[tuple[int, str]] = set()
+        for hit in self._keyword_phrases.find(analysis):
+            negated: bool | None = None
+            for kw in self._keywords[hit.key]:
+                if (hit.key, kw.topic) in seen:
+                    continue
+                if kw.urgent_topic:
+                    if negated is None:
+                        negated = self._negated(analysis, hit.start, hit.end)
+                    if negated:
+                        continue
+                seen.add((hit.key, kw.topic))
+                scores[kw.topic] += kw.weight
+        # TF-IDF similarity to each topic's phrasings.
+        terms = {s for alts in analysis.alts for s in alts if s in self._idf}
+        if terms:
+            qnorm = math.sqrt(sum(self._idf[t] ** 2 for t in terms))
+            sims: dict[str, float] = defaultdict(float)
+            for term in terms:
+                w = self._idf[term] / qnorm
+                for tid, v in self._postings[term]:
+                    sims[tid] += w * v
+            for tid, sim in sims.items():
+                scores[tid] += SIMILARITY * sim
+        return dict(scores)
+
+    def _strongest_keyword(self, analysis: Analysis) -> float:
+        return max(
+            (kw.weight * math.sqrt(len(self._keywords[h.key])) for h in self._keyword_phrases.find(analysis) for kw in self._keywords[h.key]),
+            default=0.0,
+        )
+
+    def _urgent_topic(self, analysis: Analysis) -> str | None:
+        """The urgent topic of the first acute signal that is neither negated nor general."""
+        hits = [h for h in self._signals.find(analysis) if not self._negated(analysis, h.start, h.end)]
+        if not hits:
+            return None
+        if self._general.find(analysis) and not self._immediacy.find(analysis):
+            return None
+        first = min(hits, key=lambda h: h.start)
+        return self._signal_topic[first.key]
+
+    def _small_talk_kind(self, content: list[str]) -> Kind:
+        rest = [w for w in content if w not in _FILLER]
+        if rest and all(w in self._thanks_words or w in self._greeting_words for w in rest):
+            return Kind.THANKS if any(w in self._thanks_words for w in rest) else Kind.GREETING
+        return Kind.DECLINED
+
+    # -- contacts and materials ----------------------------------------------
+
+    def is_office_hours(self, now: datetime) -> bool:
+        """True on Swedish working days within knowledge/urgency.yaml's office hours."""
+        local = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(TZ)
+        if local.weekday() >= 5 or local.date() in self._holidays:
+            return False
+        return self._office[0] <= local.time() < self._office[1]
+
+    def _routed(self, role: str, municipality: str | None) -> RoutedContact | None:
+        scope = self.kb.roles[role].scope if role in self.kb.roles else "regional"
+        if scope == "municipal" and municipality is None:
+            return None
+        contact = self.kb.contact_for(role, municipality)
+        if contact is None:
+            return None
+        local = municipality is not None and role in self.kb.contacts.municipalities.get(municipality, {})
+        return RoutedContact(role, contact, municipality if local else None)
+
+    def _emergency(self, topic: str, municipality: str | None, office: bool) -> tuple[RoutedContact, ...]:
+        out: list[RoutedContact] = []
+        sos = next((c for c in self.kb.contacts.national if c.phone.replace(" ", "") == "112"), None)
+        if sos is not None:
+            out.append(RoutedContact("112", sos, None))
+        for role in EMERGENCY_ROLES.get(topic, ()):
+            if role == "social":
+                role = "socialtjanst-mottagning" if office and municipality else "socialjour"
+            rc = self._routed(role, municipality)
+            if rc is not None:
+                out.append(rc)
+        return tuple(out)
+
+    def _contacts(self, roles: tuple[str, ...], municipality: str | None, skip: set[str]) -> tuple[RoutedContact, ...]:
+        out: list[RoutedContact] = []
+        for role in roles:
+            rc = self._routed(role, municipality)
+            if rc is not None and rc.contact.id not in skip:
+                skip.add(rc.contact.id)
+                out.append(rc)
+        return tuple(out)
+
+    def _pick_materials(self, analysis: Analysis, topics: list) -> tuple:
+        ids: list[str] = []
+        for hit in sorted(self._materials.find(analysis), key=lambda h: h.start):
+            ids.append(self._material_of[hit.key])
+        for topic in topics[:1]:
+            ids.extend(topic.materials[:3])
+        return tuple(self.kb.materials[m] for m in dict.fromkeys(ids) if m in self.kb.materials)[:5]
+
+
+def _confidence(raw: float) -> float:
+    """Maps a raw score to 0..1: one strong keyword ≈ 0.6, two ≈ 0.85."""
+    return 1.0 - math.exp(-raw / 3.3)

@@ -1,0 +1,179 @@
+"""Schemas of the knowledge base files and contacts.yaml.
+
+Each model is one YAML shape that a process leader edits by hand. Field
+descriptions are in Swedish-friendly terms because `lotsen validate` quotes
+them back when something is wrong. Cross-file rules (a topic names a role that
+has no contact, a material that does not exist) live in `bot.knowledge`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+# Numbers that the Swedish regulator PTS reserves for use in fiction
+# (film, tv, books): 070-174 06 05 – 070-174 06 99, 08-465 004 00 – 08-465 004 99,
+# 031-390 600 00 – 99, 040-628 04 00 – 99 and 0980-319 200 – 299.
+FICTION_RANGES: tuple[tuple[str, int, int], ...] = (
+    ("0701740", 605, 699),
+    ("08465004", 0, 99),
+    ("03139060", 0, 99),
+    ("04062804", 0, 99),
+    ("0980319", 200, 299),
+)
+
+# Real public numbers that every answer may show.
+NATIONAL_NUMBERS = {"112", "1177", "11414", "116111", "113 13", "11313", "020912912", "0771141400"}
+
+
+def phone_digits(phone: str) -> str:
+    """Returns the digits of a phone number, with +46 turned into a leading 0."""
+    digits = re.sub(r"\D", "", phone)
+    if phone.strip().startswith("+46"):
+        digits = "0" + digits[2:]
+    return digits
+
+
+def is_fiction_number(phone: str) -> bool:
+    """True when the number lies in one of PTS's ranges for fiction."""
+    digits = phone_digits(phone)
+    for prefix, low, high in FICTION_RANGES:
+        rest = digits[len(prefix) :]
+        if digits.startswith(prefix) and len(rest) == len(str(high)) and low <= int(rest) <= high:
+            return True
+    return False
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Topic(_Strict):
+    """One thing school staff ask about (knowledge/topics/<id>.yaml)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=2)
+    urgent: bool = False
+    roles: tuple[str, ...] = Field(min_length=1)
+    materials: tuple[str, ...] = ()
+    answer: str = Field(min_length=20)
+    keywords: tuple[str, ...] = Field(min_length=3)
+    related: tuple[str, ...] = ()
+    phrasings: tuple[str, ...] = Field(min_length=5)
+
+
+class Material(_Strict):
+    """Method material an answer can point to (knowledge/materials.yaml)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=2)
+    description: str = Field(min_length=10)
+    where: str = Field(min_length=5)
+    keywords: tuple[str, ...] = ()
+
+
+class Role(_Strict):
+    """Someone a question can be routed to (knowledge/roles.yaml)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=2)
+    scope: Literal["municipal", "regional"]
+    description: str = ""
+
+
+class Municipality(_Strict):
+    """One of Sörmland's municipalities with the places that belong to it."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=2)
+    localities: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+class GlossaryTerm(_Strict):
+    """An abbreviation or everyday word and what it means (knowledge/glossary.yaml)."""
+
+    term: str = Field(min_length=2)
+    means: str = Field(min_length=2)
+    explain: str = ""
+
+
+class Glossary(_Strict):
+    terms: tuple[GlossaryTerm, ...]
+
+
+class SmallTalk(_Strict):
+    """Greetings, thanks and off-topic cues with Lotsen's replies (knowledge/smalltalk.yaml)."""
+
+    greetings: tuple[str, ...] = Field(min_length=1)
+    thanks: tuple[str, ...] = Field(min_length=1)
+    offtopic: tuple[str, ...] = Field(min_length=1)
+    reply_greeting: str = Field(min_length=5)
+    reply_thanks: str = Field(min_length=5)
+    reply_decline: str = Field(min_length=5)
+
+
+class AcuteSignal(_Strict):
+    """A phrase that means a child may be at risk right now."""
+
+    phrase: str = Field(min_length=3)
+    topic: str = Field(pattern=ID_PATTERN)
+
+
+class Urgency(_Strict):
+    """How Lotsen recognises an emergency (knowledge/urgency.yaml)."""
+
+    signals: tuple[AcuteSignal, ...] = Field(min_length=1)
+    negations: tuple[str, ...] = Field(min_length=1)
+    general_markers: tuple[str, ...] = Field(min_length=1)
+    office_hours: str = Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    emergency_text: str = Field(min_length=10)
+
+
+class Contact(_Strict):
+    """A person or service with a phone number (contacts.yaml)."""
+
+    id: str = Field(default="", pattern=r"^$|" + ID_PATTERN)
+    name: str = Field(min_length=2)
+    title: str = Field(min_length=2)
+    phone: str = Field(min_length=3)
+    hours: str = Field(min_length=2)
+    fictitious: bool = True
+    telegram_chat_id: int | None = None
+    note: str = ""
+
+    @field_validator("phone")
+    @classmethod
+    def _phone_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"\+?[0-9][0-9 \-]{1,18}[0-9]", value):
+            raise ValueError("telefonnumret ska bara innehålla siffror, mellanslag och bindestreck")
+        return value
+
+
+class Contacts(_Strict):
+    """The whole contacts.yaml: national numbers, regional services, municipal roles."""
+
+    notice: str = Field(min_length=10)
+    national: tuple[Contact, ...] = Field(min_length=1)
+    regional: dict[str, Contact]
+    municipalities: dict[str, dict[str, Contact]]
+
+
+class WheelArea(_Strict):
+    """One life area of Barnets bästa-hjulet."""
+
+    name: str = Field(min_length=2)
+    question: str = Field(min_length=5)
+    color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class Wheel(_Strict):
+    """Barnets bästa-hjulet as drawn by `/hjulet` (knowledge/hjulet.yaml)."""
+
+    title: str = Field(min_length=2)
+    center: str = Field(min_length=2)
+    areas: tuple[WheelArea, ...] = Field(min_length=4)

@@ -1,0 +1,53 @@
+"""The normaliser turns whatever staff type into comparable Swedish words."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.normalize import fold, normalize, stem, stems, tokens, word_count
+
+
+def test_diacritics_and_case_are_folded():
+    assert fold("Elev MÅR DÅLIGT, Nyköping Vingåker") == "elev mar daligt, nykoping vingaker"
+
+
+def test_text_without_a_and_o_dots_matches_text_with_them():
+    assert normalize("elev mår dåligt") == normalize("elev mar daligt")
+
+
+def test_emoji_markup_and_links_are_removed():
+    text = "<b>Hej</b> **elev** 😟 mår _dåligt_ https://example.org/x?y=1"
+    assert normalize(text) == "hej elev mar daligt"
+
+
+def test_clause_breaks_limit_negation_scope():
+    assert tokens("Inga självmordstankar, men hon är nedstämd") == [
+        "inga", "sjalvmordstankar", ".", "hon", "ar", "nedstamd",
+    ]
+
+
+def test_stemming_joins_inflected_forms():
+    assert stem("kompisar") == stem("kompis")
+    assert stem("habiliteringen") == "habilitering"
+    assert stems("Socialtjänsten") == ["socialtjanst"]
+
+
+def test_emoji_only_message_has_no_words():
+    assert word_count("😂🙏👍") == 0
+    assert word_count("   ") == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_normaliser_never_crashes_and_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once) == once
+    assert all(t == "." or t.isalnum() for t in once.split())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_stems_of_arbitrary_unicode_are_ascii(text):
+    for s in stems(text):
+        assert s.isascii()
