@@ -77,7 +77,7 @@ def test_an_unknown_role_is_reported_on_its_line_with_a_suggestion(kb_copy):
     data = yaml.safe_load(text)
     data["roles"][0] = "bup-kontak"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    line = next(i for i, l in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "bup-kontak" in l)
+    line = next(i for i, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "bup-kontak" in row)
     problems = problems_of(knowledge, contacts)
     assert f'knowledge/topics/npf.yaml:{line}: rollen "bup-kontak" finns inte — menade du "bup-kontakt"?' in problems
 

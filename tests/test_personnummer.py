@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from personnummer import personnummer as oracle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from personnummer import personnummer as oracle
 
 from bot.personnummer import PLACEHOLDER, contains, find, luhn_ok, redact
 

@@ -1,0 +1,138 @@
+"""What the process leaders see: statistics as text and a chart, unanswered questions, exports.
+
+Pure formatting, shared by `lotsen stats|unanswered|export` and the Telegram
+commands /statistik, /obesvarade and /export. Storage produces the data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.storage import Stats
+
+STATUS_LABELS = {"ny": "nya", "vidarebefordrad": "vidarebefordrade", "hanterad": "hanterade"}
+KIND_LABELS = {"declined": "avböjd", "answer": "osäker träff"}
+
+
+def _table(title: str, counts: Mapping[str, int], total: int) -> list[str]:
+    if not counts:
+        return [title, "  (inga)"]
+    width = max(len(key) for key in counts)
+    lines = [title]
+    for key, n in counts.items():
+        share = f"{100 * n / total:.0f} %" if total else ""
+        lines.append(f"  {key:<{width}}  {n:>5}  {share:>5}")
+    return lines
+
+
+def format_stats(stats: Stats) -> str:
+    """Returns the statistics as a plain-text table in Swedish (fits a Telegram message in <pre>)."""
+    period = f"sedan {stats.since:%Y-%m-%d}" if stats.since else "hela perioden"
+    lines = [
+        f"Lotsen – statistik, {period}",
+        "",
+        f"Frågor totalt:        {stats.questions}",
+        f"Utan svar (avböjda):  {stats.declined} ({100 * stats.declined_share:.0f} %)",
+        f"Återkoppling:         {stats.feedback_up} tumme upp, {stats.feedback_down} tumme ned",
+        f"Öppna konsultationer: {stats.open_consultations}",
+        "",
+    ]
+    answered = sum(stats.by_topic.values())
+    lines += _table("Frågor per ämne (bästa träff):", stats.by_topic, answered)
+    lines.append("")
+    lines += _table("Frågor per kommun:", stats.by_municipality, stats.questions)
+    lines.append("")
+    lines += _table("Frågor per vecka:", stats.by_week, stats.questions)
+    lines.append("")
+    by_status = {STATUS_LABELS.get(k, k): v for k, v in stats.consultations_by_status.items()}
+    lines += _table("Konsultationer per status:", by_status, sum(by_status.values()))
+    return "\n".join(lines)
+
+
+def stats_chart_png(stats: Stats) -> bytes:
+    """Draws questions per topic (bars) and per ISO week (line) and returns a PNG."""
+    # Figure + Agg canvas directly: no pyplot, so no global state and no GUI backend.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(9, 7), layout="constrained")
+    FigureCanvasAgg(figure)
+    top, bottom = figure.subplots(2, 1, height_ratios=(3, 2))
+
+    topics = list(stats.by_topic.items())[:15]
+    if topics:
+        names = [name for name, _ in reversed(topics)]
+        counts = [n for _, n in reversed(topics)]
+        top.barh(names, counts, color="#2f6f8f")
+    else:
+        top.text(0.5, 0.5, "Inga besvarade frågor ännu", ha="center", va="center", transform=top.transAxes)
+    top.xaxis.set_major_locator(MaxNLocator(integer=True))
+    top.set_title("Frågor per ämne")
+    top.set_xlabel("Antal frågor")
+
+    weeks = list(stats.by_week.items())
+    if weeks:
+        labels = [week.replace("-W", " v.") for week, _ in weeks]
+        bottom.plot(labels, [n for _, n in weeks], marker="o", color="#c0504d")
+        bottom.tick_params(axis="x", labelrotation=45)
+        bottom.set_ylim(bottom=0)
+        bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        bottom.text(0.5, 0.5, "Inga frågor ännu", ha="center", va="center", transform=bottom.transAxes)
+    bottom.set_title("Frågor per vecka")
+    bottom.set_xlabel("Vecka")
+    bottom.set_ylabel("Antal frågor")
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def format_unanswered(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Lists questions Lotsen declined or was unsure about, newest first, as Swedish plain text."""
+    if not rows:
+        return "Inga obesvarade eller osäkra frågor just nu."
+    lines = [f"Obesvarade och osäkra frågor ({len(rows)} senaste):", ""]
+    for row in rows:
+        day = str(row.get("created") or "")[:10]
+        where = row.get("municipality") or "okänd kommun"
+        if row.get("kind") == "answer" and row.get("top_topic"):
+            score = row.get("top_score") or 0.0
+            verdict = f"osäker träff: {row['top_topic']} ({score:.2f})"
+        else:
+            verdict = "inget ämne"
+        lines.append(f"#{row.get('id')}  {day}  {where}  – {verdict}")
+        lines.append(f"  ”{row.get('text') or ''}”")
+    lines += ["", "Lägg in bra formuleringar under phrasings: i knowledge/topics/<ämne>.yaml."]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return int(value)
+    return "" if value is None else value
+
+
+def export_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Returns the rows as CSV (comma, UTF-8, header row); lists such as topics become JSON text."""
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def export_jsonl(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Returns the rows as JSON Lines: one JSON object per line, å/ä/ö kept readable."""
+    return "".join(json.dumps(dict(row), ensure_ascii=False) + "\n" for row in rows)
