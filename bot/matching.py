@@ -18,7 +18,7 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from bot.normalize import BREAK, stem, tokens
+from bot.normalize import BREAK, fold, stem, words
 
 MAX_GAP = 2  # words allowed between the parts of a keyword phrase
 MIN_PREFIX = 4  # shortest known word accepted as the first part of a compound
@@ -27,20 +27,17 @@ MIN_SUFFIX = 4  # shortest known word accepted as the last part of a compound
 
 def phrase_stems(text: str) -> tuple[str, ...]:
     """Stems of a keyword phrase as written in the knowledge base."""
-    return tuple(stem(t) for t in tokens(text) if t != BREAK)
+    return tuple(stem(w) for w in words(text) if w != BREAK)
 
 
 @dataclass
 class Analysis:
     """A message broken into positions with candidate stems; see module docstring."""
 
-    words: list[str]
+    words: list[str]  # folded words and "." clause breaks
     alts: list[set[str]]
     clause: list[int]
     municipalities: list[tuple[str, int]] = field(default_factory=list)  # (id, position) in text order
-
-    def words_in(self, positions: Iterable[int]) -> list[str]:
-        return [self.words[p] for p in positions]
 
 
 @dataclass(frozen=True)
@@ -53,16 +50,33 @@ class PhraseHit:
 
 
 class PhraseSet:
-    """A set of keyword phrases (as stem tuples) that can be found in an `Analysis`."""
+    """A set of keyword phrases (as stem tuples) that can be found in an `Analysis`.
+
+    A phrase with a negation in it ("vågar inte gå hem") also matches with the
+    negation before the verb, as Swedish subordinate clauses put it ("att hon
+    inte vågar gå hem"); both forms report the same key.
+    """
+
+    NEGATIONS = frozenset({"int", "inte", "ej", "aldrig", "ing", "inga", "ingen", "inget"})
 
     def __init__(self, phrases: Iterable[tuple[str, ...]]):
         self.phrases: list[tuple[str, ...]] = []
+        self._forms: list[tuple[str, ...]] = []  # every accepted word order
+        self._key_of_form: list[int] = []
         self._by_first: dict[str, list[int]] = defaultdict(list)
         for phrase in phrases:
             if not phrase:
                 continue
-            self._by_first[phrase[0]].append(len(self.phrases))
+            key = len(self.phrases)
             self.phrases.append(phrase)
+            forms = {phrase}
+            for k in range(1, len(phrase)):
+                if phrase[k] in self.NEGATIONS and phrase[k - 1] not in self.NEGATIONS:
+                    forms.add((*phrase[: k - 1], phrase[k], phrase[k - 1], *phrase[k + 1 :]))
+            for form in sorted(forms):
+                self._by_first[form[0]].append(len(self._forms))
+                self._forms.append(form)
+                self._key_of_form.append(key)
 
     def find(self, analysis: Analysis) -> list[PhraseHit]:
         """Every occurrence of every phrase, parts in order with at most MAX_GAP words between."""
@@ -70,10 +84,10 @@ class PhraseSet:
         alts, n = analysis.alts, len(analysis.alts)
         for pos in range(n):
             for s in alts[pos]:
-                for key in self._by_first.get(s, ()):
-                    end = self._match_rest(self.phrases[key], alts, pos, n)
+                for form in self._by_first.get(s, ()):
+                    end = self._match_rest(self._forms[form], alts, pos, n)
                     if end is not None:
-                        hits.append(PhraseHit(key, pos, end))
+                        hits.append(PhraseHit(self._key_of_form[form], pos, end))
         return hits
 
     @staticmethod
@@ -92,7 +106,13 @@ class PhraseSet:
 
 
 class Matcher:
-    """Turns messages into `Analysis` objects using the knowledge base's vocabulary."""
+    """Turns messages into `Analysis` objects using the knowledge base's vocabulary.
+
+    Stems keep å/ä/ö so that "gånger" never matches "gäng". A word typed
+    without them ("mar daligt", "ganger") is ambiguous, so it gets every known
+    stem it could be ("mår"/"mar", "gång"/"gäng"); typo correction and compound
+    splitting compare folded forms for the same reason.
+    """
 
     def __init__(
         self,
@@ -104,16 +124,22 @@ class Matcher:
     ):
         """Builds the lookups.
 
-        vocabulary: folded words from every text of the knowledge base.
+        vocabulary: lower-case words (with å/ä/ö) from every text of the knowledge base.
         glossary: folded term words -> stems it expands to.
         places: folded name/alias/locality words -> municipality id.
         municipality_names: folded single-word municipality name -> id (for typo matching).
-        abbreviations: short words (bup, soc, eht) allowed as the first part of a compound.
+        abbreviations: short folded words (bup, soc, eht) allowed as the first part of a compound.
         """
         self.words = frozenset(vocabulary)
         self.stems = frozenset(stem(w) for w in self.words)
-        self._known = self.words | self.stems
-        self._word_list = sorted(w for w in self.words if len(w) >= 4 and not w.isdigit())
+        # Folded form -> the stems it may stand for.
+        self._unfold: dict[str, set[str]] = defaultdict(set)
+        for w in self.words:
+            st = stem(w)
+            for key in (fold(w), fold(st), stem(fold(w))):
+                self._unfold[key].add(st)
+        self._folded_stems = frozenset(fold(st) for st in self.stems)
+        self._word_list = sorted({fold(w) for w in self.words if len(w) >= 4 and not w.isdigit()})
         self.glossary = glossary
         self._glossary_max = max((len(k) for k in glossary), default=1)
         self.places = places
@@ -121,68 +147,84 @@ class Matcher:
         self.municipality_names = municipality_names
         self._municipality_list = [n for n in municipality_names if len(n) >= 6]
         self.abbreviations = frozenset(abbreviations)
+        self._folded_words = frozenset(fold(w) for w in self.words)
         self._expand = lru_cache(maxsize=32768)(self._expand_word)
 
     # -- words ---------------------------------------------------------------
 
+    def _known_folded(self, folded: str) -> set[str]:
+        """Stems that a folded word or stem may stand for ("ganger" -> gång, gäng)."""
+        return self._unfold.get(folded, set()) | self._unfold.get(stem(folded), set())
+
     def _expand_word(self, word: str) -> frozenset[str]:
-        """Candidate stems for one folded word: itself, compound parts, or a typo correction."""
+        """Candidate stems for one word: itself, compound parts, or a typo correction."""
         s = stem(word)
+        if word.isdigit():
+            return frozenset({s})
         out = {s}
-        if word.isdigit() or s in self._known or word in self._known:
+        folded = fold(word)
+        if folded == word:
+            # Typed without å/ä/ö: it may stand for any known stem that folds the same.
+            out |= self._known_folded(folded)
+        elif s not in self.stems:
+            out |= self._known_folded(folded)
+        if s in self.stems or word in self.words or len(out) > 1:
             return frozenset(out)
-        parts = self._split_compound(word, s)
-        if parts:
-            return frozenset(out | parts)
-        if len(word) >= 5:
-            fixed = self._correct(word)
-            if fixed:
-                out.add(stem(fixed))
-                out.update(self._split_compound(fixed, stem(fixed)))
+        # A near-identical known word is a typo ("famljebehandlare"); otherwise
+        # try the parts of a compound, and last a looser typo correction.
+        fixed = self._correct(folded, strict=True) if len(folded) >= 6 else None
+        if fixed is None:
+            parts = self._split_compound(folded)
+            if parts:
+                return frozenset(out | parts)
+            fixed = self._correct(folded) if len(folded) >= 5 else None
+        if fixed:
+            out |= self._known_folded(fixed)
+            out |= self._split_compound(fixed)
         return frozenset(out)
 
-    def _split_compound(self, word: str, word_stem: str) -> set[str]:
-        """Known first and last parts of a compound ("självskadebeteende" → självskad, beteend)."""
+    def _split_compound(self, folded: str) -> set[str]:
+        """Known first and last parts of a compound ("sjalvskadebeteende" → självskad, beteend)."""
         parts: set[str] = set()
         # Longest known prefix; what follows may start with a linking s or e.
-        for cut in range(len(word) - 1, MIN_PREFIX - 1, -1):
-            head = word[:cut]
-            if head in self._known or (len(head) <= 4 and head in self.abbreviations):
-                parts.add(stem(head))
-                rest = word[cut:]
+        for cut in range(len(folded) - 1, MIN_PREFIX - 1, -1):
+            head = folded[:cut]
+            if head in self._folded_words or head in self._folded_stems:
+                parts |= self._known_folded(head)
+                rest = folded[cut:]
                 for tail in (rest, rest[1:] if rest[:1] in "se" else ""):
-                    if len(tail) >= 3 and (tail in self._known or stem(tail) in self._known):
-                        parts.add(stem(tail))
+                    if len(tail) >= 3 and (tail in self._folded_words or stem(tail) in self._folded_stems):
+                        parts |= self._known_folded(tail)
                         break
                 break
         else:
             for abbr in self.abbreviations:
-                if word.startswith(abbr) and len(word) - len(abbr) >= 4:
-                    tail = word[len(abbr) :]
-                    if tail in self._known or stem(tail) in self._known:
-                        parts.update({stem(abbr), stem(tail)})
+                tail = folded[len(abbr) :]
+                if folded.startswith(abbr) and len(tail) >= 4 and (tail in self._folded_words or stem(tail) in self._folded_stems):
+                    parts |= self._known_folded(abbr) | {abbr} | self._known_folded(tail)
         # Longest known suffix (the head of a Swedish compound carries the meaning).
-        for cut in range(1, len(word_stem) - MIN_SUFFIX + 1):
-            tail = word_stem[cut:]
-            if tail in self.stems and len(tail) >= MIN_SUFFIX:
-                parts.add(tail)
+        folded_stem = stem(folded)
+        for cut in range(1, len(folded_stem) - MIN_SUFFIX + 1):
+            tail = folded_stem[cut:]
+            if tail in self._folded_stems:
+                parts |= self._known_folded(tail)
                 break
         return parts
 
-    def _correct(self, word: str) -> str | None:
-        """The closest known word for a misspelled one (one edit per five letters)."""
-        cutoff = 0.8 if len(word) < 9 else 0.78
+    def _correct(self, folded: str, strict: bool = False) -> str | None:
+        """The closest known (folded) word for a misspelled one: one edit per five letters, strict per eight."""
+        cutoff = 0.875 if strict else 0.8 if len(folded) < 9 else 0.78
         best = process.extractOne(
-            word, self._word_list, scorer=Levenshtein.normalized_similarity, score_cutoff=cutoff
+            folded, self._word_list, scorer=Levenshtein.normalized_similarity, score_cutoff=cutoff
         )
         return best[0] if best else None
 
     # -- places --------------------------------------------------------------
 
-    def _place_at(self, words: list[str], i: int) -> tuple[str, int] | None:
+    def _place_at(self, folded: list[str], i: int) -> tuple[str, int] | None:
         """The municipality named at position i and how many words the name takes."""
-        for n in range(min(self._places_max, len(words) - i), 0, -1):
-            key = tuple(words[i : i + n])
+        for n in range(min(self._places_max, len(folded) - i), 0, -1):
+            key = tuple(folded[i : i + n])
             if BREAK in key:
                 continue
             if key in self.places:
@@ -191,8 +233,8 @@ class Matcher:
                 genitive = (*key[:-1], key[-1][:-1])
                 if genitive in self.places:
                     return self.places[genitive], n
-        word = words[i]
-        if len(word) >= 6 and word not in self.words and self._municipality_list:
+        word = folded[i]
+        if len(word) >= 6 and word not in self._folded_words and self._municipality_list:
             best = process.extractOne(
                 word, self._municipality_list, scorer=Levenshtein.normalized_similarity, score_cutoff=0.8
             )
@@ -204,21 +246,22 @@ class Matcher:
 
     def analyse(self, text: str) -> Analysis:
         """Breaks a message into positions with candidate stems, clauses and named places."""
-        words = tokens(text)
+        raw = words(text)
+        folded = [fold(w) for w in raw]
         alts: list[set[str]] = []
         clause: list[int] = []
         current = 0
-        for w in words:
+        for w in raw:
             if w == BREAK:
                 current += 1
                 alts.append(set())
             else:
                 alts.append(set(self._expand(w)))
             clause.append(current)
-        analysis = Analysis(words, alts, clause)
+        analysis = Analysis(folded, alts, clause)
         i = 0
-        while i < len(words):
-            found = self._place_at(words, i) if words[i] != BREAK else None
+        while i < len(folded):
+            found = self._place_at(folded, i) if folded[i] != BREAK else None
             if found:
                 municipality, n = found
                 analysis.municipalities.append((municipality, i))
@@ -231,18 +274,25 @@ class Matcher:
         return analysis
 
     def _apply_glossary(self, analysis: Analysis) -> None:
-        words = analysis.words
-        for i in range(len(words)):
-            for n in range(min(self._glossary_max, len(words) - i), 0, -1):
-                key = tuple(words[i : i + n])
+        folded = analysis.words
+        for i in range(len(folded)):
+            for n in range(min(self._glossary_max, len(folded) - i), 0, -1):
+                key = tuple(folded[i : i + n])
                 expansion = self.glossary.get(key)
                 if expansion:
                     analysis.alts[i].update(expansion)
                     break
             else:
                 # A glossary abbreviation as the first part of a compound ("bupkontakt").
-                s = words[i]
+                w = folded[i]
                 for abbr in self.abbreviations:
-                    if s != abbr and s.startswith(abbr) and (abbr,) in self.glossary:
+                    tail = w[len(abbr) :]
+                    if (
+                        len(abbr) >= 3
+                        and len(tail) >= 3
+                        and w.startswith(abbr)
+                        and (abbr,) in self.glossary
+                        and (tail in self._folded_words or stem(tail) in self._folded_stems)
+                    ):
                         analysis.alts[i].update(self.glossary[(abbr,)])
                         break

@@ -6,7 +6,9 @@ markup and emoji are removed, letters are lower-cased and folded to ASCII
 (å, ä → a; ö → o), words are split on anything that is not a letter or digit,
 and clause breaks (full stops, commas, "men") are kept as "." tokens because
 negation ("inga självmordstankar, men ...") only reaches to the end of its
-clause. Swedish stemming uses the Snowball stemmer on folded words.
+clause. Swedish stemming uses the Snowball stemmer on words that keep å/ä/ö,
+because folding first would merge "gånger" with "gäng" and "länge" with
+"langa"; `bot.matching` bridges words typed without them.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ BREAK = "."
 
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_WORD_OR_BREAK = re.compile(r"[a-z0-9]+|[.!?;:,\n()]+")
-# Words that start a new clause for the purposes of negation scope.
+_WORD_OR_BREAK = re.compile(r"[a-z0-9åäö]+|[.!?;:,\n()]+")
+# Words that start a new clause for the purposes of negation scope; the word itself is kept.
 _CLAUSE_WORDS = frozenset({"men", "but", "fast", "utan"})
 
 _FOLD = str.maketrans(
@@ -38,6 +40,13 @@ _FOLD = str.maketrans(
 
 _STEMMER = snowballstemmer.stemmer("swedish")
 
+# Everyday words whose folded stem would collide with a keyword
+# ("väldigt" → "vald" = "våld"); they are kept whole.
+_UNSTEMMED = frozenset({"valdigt", "valdig", "valdiga", "valdans", "valdigare"})
+
+
+_SWEDISH = frozenset("åäö")
+
 
 def fold(text: str) -> str:
     """Lower-cases and folds diacritics to ASCII (å/ä → a, ö → o, é → e ...)."""
@@ -47,6 +56,18 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def _lower_keep_swedish(text: str) -> str:
+    """Lower-cases and folds every diacritic except å, ä and ö, which carry meaning in Swedish."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    out = []
+    for ch in text:
+        if ch.isascii() or ch in _SWEDISH:
+            out.append(ch)
+        else:
+            out.append(fold(ch))
+    return "".join(out)
+
+
 def strip_markup(text: str) -> str:
     """Removes HTML tags, URLs and Markdown emphasis so only words remain."""
     text = _TAG.sub(" ", text)
@@ -54,17 +75,27 @@ def strip_markup(text: str) -> str:
     return re.sub(r"[*_~`#>|\[\]{}]+", " ", text)
 
 
-def tokens(text: str) -> list[str]:
-    """Returns folded words with "." marking clause breaks (never two in a row, none at the ends)."""
+def words(text: str) -> list[str]:
+    """Lower-case words that keep å/ä/ö, with "." marking clause breaks (none doubled or at the ends).
+
+    "gånger" and "gäng" stay apart here; a word typed without å/ä/ö is matched
+    against both by `bot.matching`.
+    """
     out: list[str] = []
-    for raw in _WORD_OR_BREAK.findall(fold(strip_markup(text))):
-        if raw[0].isalnum() and raw not in _CLAUSE_WORDS:
-            out.append(raw)
-        elif out and out[-1] != BREAK:
+    for raw in _WORD_OR_BREAK.findall(_lower_keep_swedish(strip_markup(text))):
+        clause_word = raw[0].isalnum() and fold(raw) in _CLAUSE_WORDS
+        if (clause_word or not raw[0].isalnum()) and out and out[-1] != BREAK:
             out.append(BREAK)
+        if raw[0].isalnum():
+            out.append(raw)
     while out and out[-1] == BREAK:
         out.pop()
     return out
+
+
+def tokens(text: str) -> list[str]:
+    """Folded words (å/ä → a, ö → o) with "." marking clause breaks."""
+    return [fold(w) for w in words(text)]
 
 
 def normalize(text: str) -> str:
@@ -75,19 +106,30 @@ def normalize(text: str) -> str:
     return " ".join(tokens(text))
 
 
+_DEFINITE_N = re.compile(r"[aouyåäö]n$")
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """Swedish Snowball stem of an already folded word (numbers are returned unchanged)."""
-    if word.isdigit() or len(word) < 3:
+    """Swedish Snowball stem of a lower-case word (numbers and short words are returned unchanged).
+
+    Snowball leaves the definite "-n" after a vowel ("skolan", "frånvaron"),
+    so it is taken off here too, the same way for the knowledge base and the
+    message, which is all matching needs.
+    """
+    if word.isdigit() or len(word) < 3 or fold(word) in _UNSTEMMED:
         return word
-    return _STEMMER.stemWord(word)
+    s = _STEMMER.stemWord(word)
+    if len(s) >= 6 and _DEFINITE_N.search(s):
+        s = _STEMMER.stemWord(s[:-1])
+    return s
 
 
 def stems(text: str) -> list[str]:
-    """Stems of every word in the text, clause breaks dropped (used for keywords and phrasings)."""
-    return [stem(t) for t in tokens(text) if t != BREAK]
+    """Stems of every word in the text (keeping å/ä/ö), clause breaks dropped."""
+    return [stem(w) for w in words(text) if w != BREAK]
 
 
 def word_count(text: str) -> int:
     """How many words (letters or digits) a message has after removing emoji and markup."""
-    return sum(1 for t in tokens(text) if t != BREAK)
+    return sum(1 for w in words(text) if w != BREAK)

@@ -34,7 +34,7 @@ import holidays
 from bot.answer import Answer, Kind, RoutedContact, TopicScore
 from bot.knowledge import KnowledgeBase
 from bot.matching import Analysis, Matcher, PhraseSet, phrase_stems
-from bot.normalize import BREAK, fold, stem, tokens
+from bot.normalize import BREAK, fold, tokens, words
 from bot.personnummer import contains as has_personnummer
 from bot.personnummer import redact
 
@@ -99,7 +99,7 @@ class Router:
         texts += [*kb.smalltalk.greetings, *kb.smalltalk.thanks, *kb.smalltalk.offtopic]
         texts += [s.phrase for s in kb.urgency.signals]
         texts += [*kb.urgency.negations, *kb.urgency.general_markers]
-        vocabulary = {w for text in texts for w in tokens(text) if w != BREAK}
+        vocabulary = {w for text in texts for w in words(text) if w != BREAK}
 
         glossary: dict[tuple[str, ...], tuple[str, ...]] = {}
         for g in kb.glossary.terms:
@@ -110,6 +110,7 @@ class Router:
 
         places: dict[tuple[str, ...], str] = {}
         names: dict[str, str] = {}
+        name_words: set[str] = set()
         for m in kb.municipalities.values():
             for label in (m.id, m.name, *m.aliases, *m.localities):
                 key = tuple(w for w in tokens(label) if w != BREAK)
@@ -117,13 +118,14 @@ class Router:
                     places[key] = m.id
             for w in (m.id, *[w for w in tokens(m.name) if w != BREAK]):
                 names[w] = m.id
-        self.matcher = Matcher(vocabulary - set(names), glossary, places, names, abbreviations)
+            name_words.update(w for w in words(m.name) if w != BREAK)
+        self.matcher = Matcher(vocabulary - name_words - set(names), glossary, places, names, abbreviations)
 
         # Keywords: phrase stems -> weight per topic, shared weight divided by sqrt(#topics).
         owners: dict[tuple[str, ...], dict[str, float]] = defaultdict(dict)
         for t in kb.topics.values():
-            for words, weight in ((t.keywords, STRONG), (t.related, RELATED)):
-                for kw in words:
+            for cues, weight in ((t.keywords, STRONG), (t.related, RELATED)):
+                for kw in cues:
                     ps = phrase_stems(kw)
                     if not ps:
                         continue
@@ -164,7 +166,7 @@ class Router:
         # Urgency, negation, general questions, small talk, materials.
         self._signals = PhraseSet(phrase_stems(s.phrase) for s in kb.urgency.signals)
         self._signal_topic = [s.topic for s in kb.urgency.signals if phrase_stems(s.phrase)]
-        self._negations = frozenset(stem(w) for n in kb.urgency.negations for w in tokens(n) if w != BREAK)
+        self._negations = frozenset(s for n in kb.urgency.negations for s in phrase_stems(n))
         self._general = PhraseSet(phrase_stems(g) for g in kb.urgency.general_markers)
         self._immediacy = PhraseSet(phrase_stems(i) for i in IMMEDIACY)
         self._offtopic = PhraseSet(phrase_stems(o) for o in kb.smalltalk.offtopic)
@@ -354,9 +356,11 @@ class Router:
         return tuple(out)
 
     def _pick_materials(self, analysis: Analysis, topics: list) -> tuple:
-        ids: list[str] = []
-        for hit in sorted(self._materials.find(analysis), key=lambda h: h.start):
-            ids.append(self._material_of[hit.key])
+        # Named materials first: the one the message says most about, then the earliest named.
+        positions: dict[str, set[int]] = defaultdict(set)
+        for hit in self._materials.find(analysis):
+            positions[self._material_of[hit.key]].update(range(hit.start, hit.end + 1))
+        ids = sorted(positions, key=lambda m: (-len(positions[m]), min(positions[m])))
         for topic in topics[:1]:
             ids.extend(topic.materials[:3])
         return tuple(self.kb.materials[m] for m in dict.fromkeys(ids) if m in self.kb.materials)[:5]

@@ -821,3 +821,17 @@ class Storage:
             # sit in old WAL frames (secure_delete then zeroes the freed pages).
             await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return report
+
+    # ----------------------------------------------------------------- lookups by source key (Telegram adapter)
+
+    async def question_by_source(self, source_key: str) -> dict[str, Any] | None:
+        """Returns id, text (redacted, None after purge), municipality, role and top_topic of a logged question."""
+        rows = await self._read(
+            "SELECT id, text, municipality, role, top_topic FROM questions WHERE source_key = ?", (source_key,)
+        )
+        return dict(rows[0]) if rows else None
+
+    async def consultation_by_source(self, source_key: str) -> Consultation | None:
+        """Returns the consultation created under source_key, if any (a replayed "Skicka" press)."""
+        rows = await self._read("SELECT * FROM consultations WHERE source_key = ?", (source_key,))
+        return _consultation(rows[0]) if rows else None

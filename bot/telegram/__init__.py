@@ -1,0 +1,1 @@
+"""Lotsen's Telegram adapter: the application factory, one handler module per feature, durable polling and webhook."""

@@ -1,0 +1,205 @@
+"""The Telegram application: `build_application(settings)` registers every handler, in order.
+
+`lotsen run` and the tests build the very same application. It has no PTB
+Updater: updates come from Lotsen's durable inbox (`bot.telegram.polling`,
+`bot.telegram.webhook`), which calls ``application.process_update``. Use
+`running(application)` to start and stop it around a poller or webhook server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from telegram import BotCommand, Update
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.knowledge import KnowledgeBase
+from bot.telegram import admin, consultation, materials, onboarding, questions
+from bot.telegram.errors import on_error
+from bot.telegram.sending import RetryingRateLimiter
+from bot.telegram.services import Services, install, services_of, uninstall
+
+_LOGGER = logging.getLogger(__name__)
+
+# The Swedish command menu (setMyCommands at start).
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Kom igång: vad Lotsen är, din roll och kommun"),
+    ("hjalp", "Så ställer du en fråga, med exempel"),
+    ("kommun", "Byt kommun, t.ex. /kommun Flen"),
+    ("konsultation", "Begär konsultation med BUP:s kontaktperson"),
+    ("mina", "Dina konsultationer och deras status"),
+    ("hjulet", "Barnets bästa-hjulet som bild"),
+    ("material", "Metodmaterial"),
+    ("om", "Vad Lotsen sparar och hur länge"),
+    ("avbryt", "Avbryt en pågående dialog"),
+)
+
+MISSING_TOKEN = (
+    "LOTSEN_TELEGRAM_TOKEN saknas. Skapa en bot hos @BotFather i Telegram (/newbot), kopiera token "
+    "och sätt den: export LOTSEN_TELEGRAM_TOKEN=123456:ABC…\n"
+    "LOTSEN_TELEGRAM_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), copy the "
+    "token and set it: export LOTSEN_TELEGRAM_TOKEN=123456:ABC…"
+)
+
+PRIVATE = filters.ChatType.PRIVATE
+
+
+def file_url_for(bot_api_url: str) -> str:
+    """The file download URL that belongs to a Bot API URL (…/bot → …/file/bot)."""
+    if bot_api_url.endswith("/bot"):
+        return bot_api_url[: -len("/bot")] + "/file/bot"
+    return bot_api_url
+
+
+def _consultation_dialogue() -> ConversationHandler:
+    """The /konsultation dialogue; its states read as the specification of the conversation."""
+    text = filters.TEXT & ~filters.COMMAND
+    with warnings.catch_warnings():
+        # per_message=False is right here (one dialogue per user and chat, not per message);
+        # PTB warns about it for CallbackQueryHandler states.
+        warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
+        return ConversationHandler(
+            name="konsultation",
+            entry_points=[
+                CommandHandler("konsultation", consultation.on_start),
+                CallbackQueryHandler(consultation.on_start, pattern=r"^kons:"),
+            ],
+            states={
+                consultation.ABOUT: [MessageHandler(text, consultation.on_about)],
+                consultation.URGENCY: [
+                    CallbackQueryHandler(consultation.on_urgency, pattern=r"^urg:"),
+                    MessageHandler(text, consultation.on_press_a_button),
+                ],
+                consultation.REACH: [MessageHandler(text, consultation.on_reach)],
+                consultation.CONFIRM: [
+                    CallbackQueryHandler(consultation.on_confirm, pattern=r"^kons_ok$"),
+                    CallbackQueryHandler(consultation.on_cancel, pattern=r"^kons_nej$"),
+                    MessageHandler(text, consultation.on_press_a_button),
+                ],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, consultation.on_timeout)],
+            },
+            fallbacks=[CommandHandler("avbryt", consultation.on_cancel)],
+            conversation_timeout=consultation.CONVERSATION_TIMEOUT,
+            allow_reentry=True,
+        )
+
+
+def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) -> Application:
+    """Builds Lotsen's Telegram application; the database and knowledge base open in post_init."""
+    if not settings.telegram_token:
+        raise ConfigError(MISSING_TOKEN)
+
+    async def post_init(application: Application) -> None:
+        install(application, await Services.open(settings, kb))
+        await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+
+    async def post_shutdown(application: Application) -> None:
+        svc = uninstall(application)
+        if svc is not None:
+            await svc.close()
+
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(settings.bot_api_url)
+        .base_file_url(file_url_for(settings.bot_api_url))
+        .updater(None)  # updates come from the durable inbox, see bot.telegram.polling
+        .rate_limiter(RetryingRateLimiter())
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+
+    # Consultation dialogue first: while it runs, its states take the user's text.
+    application.add_handler(_consultation_dialogue())
+
+    # Onboarding and help.
+    application.add_handler(CommandHandler("start", onboarding.on_start))
+    application.add_handler(CallbackQueryHandler(onboarding.on_role, pattern=r"^role:"))
+    application.add_handler(CallbackQueryHandler(onboarding.on_municipality, pattern=r"^kom:"))
+    application.add_handler(CommandHandler("kommun", onboarding.on_kommun))
+    application.add_handler(CommandHandler(["hjalp", "help"], onboarding.on_help))
+    application.add_handler(CommandHandler("om", onboarding.on_about))
+
+    # Material.
+    application.add_handler(CommandHandler("hjulet", materials.on_wheel))
+    application.add_handler(CommandHandler("material", materials.on_materials))
+
+    # Consultations outside the dialogue: status, "Hanterad", stale dialogue buttons, /avbryt.
+    application.add_handler(CommandHandler("mina", consultation.on_mine))
+    application.add_handler(CallbackQueryHandler(consultation.on_handled, pattern=r"^done:"))
+    application.add_handler(CallbackQueryHandler(consultation.on_stale_button, pattern=r"^(urg:|kons_ok$|kons_nej$)"))
+    application.add_handler(CommandHandler("avbryt", consultation.on_nothing_to_cancel))
+
+    # Process leaders.
+    application.add_handler(CommandHandler("statistik", admin.on_stats))
+    application.add_handler(CommandHandler("obesvarade", admin.on_unanswered))
+    application.add_handler(CommandHandler("ladda_om", admin.on_reload))
+    application.add_handler(CommandHandler("export", admin.on_export))
+
+    # Questions: buttons under answers, then free text (in groups only when addressed to Lotsen).
+    application.add_handler(CallbackQueryHandler(questions.on_feedback, pattern=r"^fb:\d+:-?1$"))
+    application.add_handler(CallbackQueryHandler(questions.on_clarify, pattern=r"^(rt|rk):\d+:"))
+    application.add_handler(MessageHandler(filters.COMMAND & PRIVATE, questions.on_unknown_command))
+    application.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & questions.ADDRESSED_TO_BOT, questions.on_text)
+    )
+    application.add_handler(MessageHandler(PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, questions.on_not_text))
+
+    application.add_error_handler(on_error)
+    return application
+
+
+async def _initialize(application: Application, stop: asyncio.Event | None) -> None:
+    """initialize() (getMe), retried with backoff on network errors, as bootstrap_retries=-1 would."""
+    delay = 1.0
+    while True:
+        try:
+            await application.initialize()
+            return
+        except InvalidToken:
+            raise
+        except NetworkError as exc:
+            if stop is not None and stop.is_set():
+                raise
+            _LOGGER.warning("Telegram svarar inte vid start (%s); nytt försök om %.0f s", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 30.0)
+
+
+@asynccontextmanager
+async def running(application: Application, stop: asyncio.Event | None = None) -> AsyncIterator[Services]:
+    """Initializes and starts the application (post_init included) and undoes it all on exit."""
+    await _initialize(application, stop)
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        try:
+            yield services_of(application)
+        finally:
+            if application.running:
+                await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)

@@ -1,0 +1,225 @@
+"""Questions: free text in, the router's answer out, with feedback and clarification buttons.
+
+Exactly-once, as far as Telegram allows. Every update reaches this module from
+the durable inbox (`bot.telegram.polling`), where it was stored — personnummer
+already removed — before Telegram was told it had arrived. The question is
+logged under the source key ``tg:<update_id>``, and the order is:
+
+1. if a question with this source key is already logged, stop: the update is a
+   replay after a crash that came after step 3, and the user has the answer;
+2. route and send the answer;
+3. log the question (then the inbox marks the update done).
+
+A crash between 2 and 3 replays the update on restart and the user gets the
+answer a second time; a crash between 3 and "done" is caught by step 1. So a
+question is logged exactly once and answered at least once — the only window
+for a duplicate answer is the few milliseconds between the last sendMessage
+returning and the COMMIT of the log row. Logging first would instead lose the
+answer in that window, which is worse for someone waiting for help.
+
+Buttons carry the update id, not the question id, so they can be built before
+the question is logged: ``fb:<update_id>:1``, ``rt:<update_id>:<topic>``,
+``rk:<update_id>:<municipality>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.ext import ContextTypes, filters
+
+from bot import personnummer
+from bot.answer import Answer, Kind, RoutedContact, TopicScore
+from bot.knowledge import KnowledgeBase
+from bot.render import render_html
+from bot.router import CLARIFY_MUNICIPALITY, MAX_INPUT_CHARS
+from bot.telegram.onboarding import municipality_keyboard
+from bot.telegram.sending import keyboard, send_html
+from bot.telegram.services import Services, services
+
+_LOGGER = logging.getLogger(__name__)
+
+FEEDBACK_THANKS = "Tack för återkopplingen!"
+ONLY_TEXT = (
+    "Jag kan bara läsa text. Beskriv med egna ord vad du är orolig för – utan namn och personnummer."
+)
+UNKNOWN_COMMAND = "Det kommandot känner jag inte igen. Se /hjalp för vad jag kan."
+GONE = "Jag hittar inte längre den frågan (texter raderas efter en tid). Skriv gärna frågan igen."
+
+
+def source_key(update_id: int) -> str:
+    return f"tg:{update_id}"
+
+
+class _AddressedToBot(filters.MessageFilter):
+    """Private messages, and group messages that mention the bot or reply to it."""
+
+    def filter(self, message: Message) -> bool:
+        if message.chat.type == "private":
+            return True
+        bot = message.get_bot()
+        text = (message.text or "").lower()
+        if bot.username and f"@{bot.username.lower()}" in text:
+            return True
+        reply = message.reply_to_message
+        return bool(reply and reply.from_user and reply.from_user.id == bot.id)
+
+
+ADDRESSED_TO_BOT = _AddressedToBot(name="addressed_to_bot")
+
+
+def _strip_mention(text: str, username: str | None) -> str:
+    if not username:
+        return text
+    return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
+
+
+def answer_keyboard(answer: Answer, update_id: int, kb: KnowledgeBase) -> InlineKeyboardMarkup | None:
+    """Buttons under an answer: clarification choices, 👍/👎, and "Begär konsultation"."""
+    if answer.kind is not Kind.ANSWER:
+        return None
+    rows: list[list[tuple[str, str]]] = []
+    for topic_id in answer.clarify_topics:
+        if topic_id in kb.topics:
+            rows.append([(kb.topics[topic_id].name, f"rt:{update_id}:{topic_id}")])
+    if answer.clarify_municipality:
+        rows += [
+            [(b.text, str(b.callback_data)) for b in row]
+            for row in municipality_keyboard(kb, prefix=f"rk:{update_id}:").inline_keyboard
+        ]
+    rows.append([("👍 Bra svar", f"fb:{update_id}:1"), ("👎 Inte till hjälp", f"fb:{update_id}:-1")])
+    rows.append([("Begär konsultation", f"kons:{answer.top_topic or ''}")])
+    for row in rows:
+        for _, data in row:
+            assert len(data.encode()) <= 64, data
+    return keyboard(rows)
+
+
+def focus_on_topic(answer: Answer, topic_id: str, kb: KnowledgeBase) -> Answer:
+    """The same answer with `topic_id` chosen as the topic (after a clarification button)."""
+    topic = kb.topics[topic_id]
+    chosen = next((t for t in answer.topics if t.id == topic_id), TopicScore(topic, 1.0))
+    others = tuple(t for t in answer.topics if t.id != topic_id)
+    skip = {rc.contact.id for rc in answer.emergency}
+    contacts: list[RoutedContact] = []
+    for role in topic.roles:
+        scope = kb.roles[role].scope if role in kb.roles else "regional"
+        if scope == "municipal" and answer.municipality is None:
+            continue
+        contact = kb.contact_for(role, answer.municipality)
+        if contact is None or contact.id in skip:
+            continue
+        skip.add(contact.id)
+        local = answer.municipality is not None and role in kb.contacts.municipalities.get(answer.municipality, {})
+        contacts.append(RoutedContact(role, contact, answer.municipality if local else None))
+    materials = tuple(kb.materials[m] for m in topic.materials[:3] if m in kb.materials)
+    return dataclasses.replace(
+        answer,
+        kind=Kind.ANSWER,
+        topics=(chosen, *others),
+        contacts=tuple(contacts),
+        materials=materials or answer.materials,
+        clarify=CLARIFY_MUNICIPALITY if answer.clarify_municipality else None,
+        clarify_topics=(),
+    )
+
+
+def _route(svc: Services, text: str, municipality: str | None) -> Answer:
+    had_number = personnummer.PLACEHOLDER in text or personnummer.contains(text)
+    clean = personnummer.redact(text).replace(personnummer.PLACEHOLDER, " ")
+    answer = svc.router.route(clean, municipality)
+    if had_number and not answer.personnummer:
+        answer = dataclasses.replace(answer, personnummer=True)
+    return answer
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answers a question with the router's advice and logs it once."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or message.text is None:
+        return
+    svc = services(context)
+    key = source_key(update.update_id)
+    if await svc.storage.question_id_for(key) is not None:
+        _LOGGER.info("Update %s är redan besvarad (omleverans), svarar inte igen", update.update_id)
+        return
+    # The inbox has already redacted; redact again for updates that did not come through it.
+    text = personnummer.redact(_strip_mention(message.text, context.bot.username))
+    user_key = svc.user_key(user.id)
+    profile = await svc.storage.get_user(user_key)
+    answer = _route(svc, text, profile.municipality if profile else None)
+    reply = render_html(answer, svc.kb)
+    await send_html(context.bot, message.chat_id, reply,
+                    reply_markup=answer_keyboard(answer, update.update_id, svc.kb))
+    await svc.storage.log_question(
+        source_key=key,
+        user_key=user_key,
+        municipality=answer.municipality,
+        role=profile.role if profile else None,
+        text=text[:MAX_INPUT_CHARS],
+        topics=[{"id": t.id, "score": t.score} for t in answer.topics],
+        declined=answer.declined,
+        kind=str(answer.kind),
+        urgent=answer.urgent,
+        personnummer=answer.personnummer,
+    )
+
+
+async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stores 👍 or 👎 for the question and removes the feedback buttons."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None or query.data is None:
+        return
+    _, update_id, value = query.data.split(":")
+    svc = services(context)
+    question_id = await svc.storage.question_id_for(source_key(int(update_id)))
+    if question_id is not None:
+        await svc.storage.set_feedback(question_id, int(value), svc.user_key(user.id))
+    await query.answer(FEEDBACK_THANKS)
+    message = query.message
+    if isinstance(message, Message) and message.reply_markup is not None:
+        rows = [
+            [(b.text, str(b.callback_data)) for b in row if not str(b.callback_data).startswith("fb:")]
+            for row in message.reply_markup.inline_keyboard
+        ]
+        await query.edit_message_reply_markup(keyboard([r for r in rows if r]))
+
+
+async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Re-routes the stored question with the topic or municipality the user chose."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None or query.data is None or query.message is None:
+        return
+    await query.answer()
+    kind, update_id, choice = query.data.split(":", 2)
+    svc = services(context)
+    stored = await svc.storage.question_by_source(source_key(int(update_id)))
+    if stored is None or not stored.get("text"):
+        await context.bot.send_message(query.message.chat.id, GONE)
+        return
+    profile = await svc.storage.get_user(svc.user_key(user.id))
+    municipality = stored.get("municipality") or (profile.municipality if profile else None)
+    if kind == "rk":
+        municipality = choice if choice in svc.kb.municipalities else municipality
+    answer = _route(svc, stored["text"], municipality)
+    if kind == "rk" and answer.municipality != municipality and municipality is not None:
+        answer = _route(svc, f"{stored['text']} ({svc.kb.municipality_name(municipality)})", municipality)
+    if kind == "rt" and choice in svc.kb.topics:
+        answer = focus_on_topic(answer, choice, svc.kb)
+    await send_html(context.bot, query.message.chat.id, render_html(answer, svc.kb),
+                    reply_markup=answer_keyboard(answer, int(update_id), svc.kb))
+
+
+async def on_not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tells the user that only text is read (photos, voice and stickers are not)."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(ONLY_TEXT)
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Points to /hjalp for a command Lotsen does not know."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(UNKNOWN_COMMAND)

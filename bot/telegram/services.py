@@ -1,0 +1,97 @@
+"""What every handler needs: settings, storage, the knowledge base and its router.
+
+Handlers reach them through `services(context)`, a typed accessor, never
+through bare ``bot_data["..."]`` strings. The knowledge base can be reloaded
+while the bot runs (`/ladda_om`): a reload that fails validation leaves the
+last good knowledge base (and its router) in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from telegram.ext import Application, ContextTypes
+
+from bot.config import Settings
+from bot.errors import KnowledgeError
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.privacy import pseudonym
+from bot.router import Router
+from bot.storage import MAX_UPDATE_ATTEMPTS, Storage
+
+_LOGGER = logging.getLogger(__name__)
+_KEY = "lotsen.services"
+
+
+@dataclass
+class Services:
+    """The bot's long-lived parts, opened in post_init and closed in post_shutdown."""
+
+    settings: Settings
+    storage: Storage
+    kb: KnowledgeBase
+    router: Router
+    # Update ids whose handling raised; the inbox worker marks them failed instead of done.
+    failed_updates: set[int] = field(default_factory=set)
+    # Which attempt the inbox worker is making at each update (1-based), and the last one it makes.
+    attempts: dict[int, int] = field(default_factory=dict)
+    max_attempts: int = MAX_UPDATE_ATTEMPTS
+    _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    async def open(cls, settings: Settings, kb: KnowledgeBase | None = None) -> Services:
+        """Loads the knowledge base (unless given) and opens the database."""
+        if kb is None:
+            kb = load_knowledge(settings.knowledge_dir, settings.contacts_file)
+        router = Router(kb)
+        storage = await Storage.open(settings.db_path)
+        return cls(settings=settings, storage=storage, kb=kb, router=router)
+
+    async def close(self) -> None:
+        await self.storage.close()
+
+    async def reload(self) -> KnowledgeError | None:
+        """Validates and loads the knowledge base from disk; on error keeps the current one and returns the error."""
+        async with self._reload_lock:
+            try:
+                kb = await asyncio.to_thread(
+                    load_knowledge, self.settings.knowledge_dir, self.settings.contacts_file
+                )
+                router = Router(kb)
+            except KnowledgeError as exc:
+                _LOGGER.warning("Kunskapsbasen laddades inte om: %d fel, den förra används", len(exc.problems))
+                return exc
+            # Swap both at once: a handler never sees a router built from another knowledge base.
+            self.kb, self.router = kb, router
+            _LOGGER.info("Kunskapsbasen omladdad: %d ämnen", len(kb.topics))
+            return None
+
+    def user_key(self, telegram_user_id: int) -> str:
+        """The user's pseudonym (HMAC of the Telegram id under LOTSEN_SECRET)."""
+        return pseudonym(self.settings.secret, telegram_user_id)
+
+    def is_admin(self, telegram_user_id: int | None) -> bool:
+        return telegram_user_id is not None and telegram_user_id in self.settings.admins
+
+
+def install(application: Application, value: Services) -> None:
+    application.bot_data[_KEY] = value
+
+
+def uninstall(application: Application) -> Services | None:
+    return application.bot_data.pop(_KEY, None)
+
+
+def services_of(application: Application) -> Services:
+    """The Services of an application whose post_init has run."""
+    value = application.bot_data.get(_KEY)
+    if not isinstance(value, Services):
+        raise RuntimeError("Lotsen's services are not open: post_init has not run")
+    return value
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The Services of the application handling this update."""
+    return services_of(context.application)
