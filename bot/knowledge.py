@@ -63,8 +63,8 @@ REQUIRED_MATERIALS = (
 # YAML with line numbers
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that also records the line of every mapping key and list item."""
+# libyaml's C loader when present (ten times faster); both keep node positions.
+_LineLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _compose_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
@@ -107,7 +107,7 @@ def _read_yaml(path: Path, label: str, problems: list[Problem]) -> _Doc | None:
         return None
     try:
         node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

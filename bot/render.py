@@ -17,6 +17,10 @@ from bot.knowledge import KnowledgeBase
 
 TELEGRAM_LIMIT = 4096
 FICTIVE = "(fiktiv exempelkontakt)"
+FICTIVE_NOTE = (
+    "Kontakter märkta (fiktiv exempelkontakt) är påhittade exempel med nummer ur PTS serier för fiktion. "
+    "Kommunen ska ersätta dem med riktiga kontaktuppgifter."
+)
 PERSONNUMMER_NOTE = "Skriv aldrig personnummer eller namn här. Jag har tagit bort numret och sparar det inte."
 EMPTY_REPLY = (
     "Jag hittade ingen text att läsa i meddelandet. Beskriv med egna ord vad du är orolig för, "
@@ -40,7 +44,7 @@ class _Out:
         return html.escape(text, quote=False) if self.as_html else text
 
     def bold(self, text: str) -> str:
-        return f"<b>{self.esc(text)}</b>" if self.as_html else text.upper() if len(text) < 40 else text
+        return f"<b>{self.esc(text)}</b>" if self.as_html else text
 
     def phone(self, phone: str) -> str:
         if self.as_html:
@@ -55,14 +59,14 @@ class _Out:
         return re.sub(r"\n{3,}", "\n\n", out)
 
 
-def _contact_line(out: _Out, rc: RoutedContact, kb: KnowledgeBase) -> str:
+def _contact_lines(out: _Out, rc: RoutedContact) -> list[str]:
+    """Two lines per contact: who they are, then a tappable phone number and opening hours."""
     c = rc.contact
-    role = kb.roles[rc.role].name if rc.role in kb.roles else c.title
-    name = c.name if c.name == c.title or c.name in role else f"{c.name}, {c.title}"
-    line = f"• {out.bold(role)}: {out.esc(name)} – {out.phone(c.phone)} ({out.esc(c.hours)})"
+    who = f"• {out.bold(c.name)}" + (f" – {out.esc(c.title)}" if c.title and c.title != c.name else "")
+    how = f"   ☎ {out.phone(c.phone)} · {out.esc(c.hours)}"
     if c.fictitious:
-        line += f" {FICTIVE}"
-    return line
+        how += f" {FICTIVE}"
+    return [who, how]
 
 
 def _blocks(answer: Answer, kb: KnowledgeBase, out: _Out) -> None:
@@ -89,7 +93,8 @@ def _blocks(answer: Answer, kb: KnowledgeBase, out: _Out) -> None:
             if line.strip():
                 out.add(out.bold(line.strip()))
         for rc in answer.emergency:
-            out.add(_contact_line(out, rc, kb))
+            for line in _contact_lines(out, rc):
+                out.add(line)
         out.add()
 
     top = answer.topics[0].topic
@@ -102,7 +107,8 @@ def _blocks(answer: Answer, kb: KnowledgeBase, out: _Out) -> None:
         out.add()
         out.add(out.bold("Vänd dig till") + (f" ({out.esc(where)})" if where else "") + ":")
         for rc in answer.contacts:
-            out.add(_contact_line(out, rc, kb))
+            for line in _contact_lines(out, rc):
+                out.add(line)
     if answer.materials:
         out.add()
         out.add(out.bold("Material") + ":")
@@ -117,7 +123,7 @@ def _blocks(answer: Answer, kb: KnowledgeBase, out: _Out) -> None:
         out.add(f"❓ {out.esc(answer.clarify)}")
     if any(rc.contact.fictitious for rc in (*answer.emergency, *answer.contacts)):
         out.add()
-        out.add(out.esc(kb.contacts.notice.strip()))
+        out.add(out.esc(FICTIVE_NOTE))
     for note in answer.notes:
         out.add()
         out.add(out.esc(note))
