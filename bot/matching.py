@@ -139,7 +139,11 @@ class Matcher:
             for key in (fold(w), fold(st), stem(fold(w))):
                 self._unfold[key].add(st)
         self._folded_stems = frozenset(fold(st) for st in self.stems)
-        self._word_list = sorted({fold(w) for w in self.words if len(w) >= 4 and not w.isdigit()})
+        # Typo candidates by first letter: a typo in the first letter is rare, and
+        # searching one bucket instead of the whole vocabulary keeps routing fast.
+        self._word_buckets: dict[str, list[str]] = defaultdict(list)
+        for w in sorted({fold(w) for w in self.words if len(w) >= 4 and not w.isdigit()}):
+            self._word_buckets[w[0]].append(w)
         self.glossary = glossary
         self._glossary_max = max((len(k) for k in glossary), default=1)
         self.places = places
@@ -147,8 +151,10 @@ class Matcher:
         self.municipality_names = municipality_names
         self._municipality_list = [n for n in municipality_names if len(n) >= 6]
         self.abbreviations = frozenset(abbreviations)
+        self._glossary_first = frozenset(k[0] for k in glossary)
         self._folded_words = frozenset(fold(w) for w in self.words)
         self._expand = lru_cache(maxsize=32768)(self._expand_word)
+        self._abbreviation_compound = lru_cache(maxsize=32768)(self._abbreviation_compound_of)
 
     # -- words ---------------------------------------------------------------
 
@@ -215,7 +221,7 @@ class Matcher:
         """The closest known (folded) word for a misspelled one: one edit per five letters, strict per eight."""
         cutoff = 0.875 if strict else 0.8 if len(folded) < 9 else 0.78
         best = process.extractOne(
-            folded, self._word_list, scorer=Levenshtein.normalized_similarity, score_cutoff=cutoff
+            folded, self._word_buckets.get(folded[0], ()), scorer=Levenshtein.normalized_similarity, score_cutoff=cutoff
         )
         return best[0] if best else None
 
@@ -275,24 +281,30 @@ class Matcher:
 
     def _apply_glossary(self, analysis: Analysis) -> None:
         folded = analysis.words
-        for i in range(len(folded)):
-            for n in range(min(self._glossary_max, len(folded) - i), 0, -1):
-                key = tuple(folded[i : i + n])
-                expansion = self.glossary.get(key)
-                if expansion:
-                    analysis.alts[i].update(expansion)
-                    break
-            else:
-                # A glossary abbreviation as the first part of a compound ("bupkontakt").
-                w = folded[i]
-                for abbr in self.abbreviations:
-                    tail = w[len(abbr) :]
-                    if (
-                        len(abbr) >= 3
-                        and len(tail) >= 3
-                        and w.startswith(abbr)
-                        and (abbr,) in self.glossary
-                        and (tail in self._folded_words or stem(tail) in self._folded_stems)
-                    ):
-                        analysis.alts[i].update(self.glossary[(abbr,)])
+        for i, w in enumerate(folded):
+            if w in self._glossary_first:
+                for n in range(min(self._glossary_max, len(folded) - i), 0, -1):
+                    expansion = self.glossary.get(tuple(folded[i : i + n]))
+                    if expansion:
+                        analysis.alts[i].update(expansion)
                         break
+                else:
+                    continue
+                continue
+            compound = self._abbreviation_compound(w)
+            if compound:
+                analysis.alts[i].update(compound)
+
+    def _abbreviation_compound_of(self, w: str) -> tuple[str, ...]:
+        """The glossary expansion of an abbreviation that starts a compound ("bupkontakt" → BUP)."""
+        for abbr in self.abbreviations:
+            tail = w[len(abbr) :]
+            if (
+                len(abbr) >= 3
+                and len(tail) >= 3
+                and w.startswith(abbr)
+                and (abbr,) in self.glossary
+                and (tail in self._folded_words or stem(tail) in self._folded_stems)
+            ):
+                return self.glossary[(abbr,)]
+        return ()

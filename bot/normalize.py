@@ -48,9 +48,16 @@ _UNSTEMMED = frozenset({"valdigt", "valdig", "valdiga", "valdans", "valdigare"})
 _SWEDISH = frozenset("åäö")
 
 
+_NOT_PLAIN = re.compile(r"[^\x00-\x7fåäö]")
+
+
 def fold(text: str) -> str:
     """Lower-cases and folds diacritics to ASCII (å/ä → a, ö → o, é → e ...)."""
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
+    if text.isascii():
+        return text
     # Anything else with a combining mark loses the mark (e.g. "ł" stays, "ň" → "n").
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
@@ -59,13 +66,7 @@ def fold(text: str) -> str:
 def _lower_keep_swedish(text: str) -> str:
     """Lower-cases and folds every diacritic except å, ä and ö, which carry meaning in Swedish."""
     text = unicodedata.normalize("NFKC", text).lower()
-    out = []
-    for ch in text:
-        if ch.isascii() or ch in _SWEDISH:
-            out.append(ch)
-        else:
-            out.append(fold(ch))
-    return "".join(out)
+    return _NOT_PLAIN.sub(lambda m: fold(m.group()), text)
 
 
 def strip_markup(text: str) -> str:

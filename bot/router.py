@@ -33,7 +33,7 @@ import holidays
 
 from bot.answer import Answer, Kind, RoutedContact, TopicScore
 from bot.knowledge import KnowledgeBase
-from bot.matching import Analysis, Matcher, PhraseSet, phrase_stems
+from bot.matching import Analysis, Matcher, PhraseHit, PhraseSet, phrase_stems
 from bot.normalize import BREAK, fold, tokens, words
 from bot.personnummer import contains as has_personnummer
 from bot.personnummer import redact
@@ -211,13 +211,14 @@ class Router:
         if not content:
             return Answer(kind=Kind.EMPTY, urgent=False, **base)
 
-        scores = self._score(analysis)
+        keyword_hits = self._keyword_phrases.find(analysis)
+        scores = self._score(analysis, keyword_hits)
         urgent_topic = self._urgent_topic(analysis)
         if urgent_topic:
             scores[urgent_topic] = scores.get(urgent_topic, 0.0) + SIGNAL_BOOST
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         best = ranked[0][1] if ranked else 0.0
-        strongest_keyword = self._strongest_keyword(analysis)
+        strongest_keyword = self._strongest_keyword(keyword_hits)
 
         offtopic = bool(self._offtopic.find(analysis))
         if not urgent_topic and (best < DECLINE_BELOW or (offtopic and strongest_keyword < OFFTOPIC_NEEDS)):
@@ -264,10 +265,10 @@ class Router:
             p -= 1
         return False
 
-    def _score(self, analysis: Analysis) -> dict[str, float]:
+    def _score(self, analysis: Analysis, keyword_hits: list[PhraseHit]) -> dict[str, float]:
         scores: dict[str, float] = defaultdict(float)
         seen: set[tuple[int, str]] = set()
-        for hit in self._keyword_phrases.find(analysis):
+        for hit in keyword_hits:
             negated: bool | None = None
             for kw in self._keywords[hit.key]:
                 if (hit.key, kw.topic) in seen:
@@ -292,9 +293,10 @@ class Router:
                 scores[tid] += SIMILARITY * sim
         return dict(scores)
 
-    def _strongest_keyword(self, analysis: Analysis) -> float:
+    def _strongest_keyword(self, keyword_hits: list[PhraseHit]) -> float:
+        """The unshared weight of the strongest keyword found (3 for a strong keyword)."""
         return max(
-            (kw.weight * math.sqrt(len(self._keywords[h.key])) for h in self._keyword_phrases.find(analysis) for kw in self._keywords[h.key]),
+            (kw.weight * math.sqrt(len(self._keywords[h.key])) for h in keyword_hits for kw in self._keywords[h.key]),
             default=0.0,
         )
 

@@ -822,14 +822,7 @@ class Storage:
             await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return report
 
-    # ----------------------------------------------------------------- lookups by source key (Telegram adapter)
-
-    async def question_by_source(self, source_key: str) -> dict[str, Any] | None:
-        """Returns id, text (redacted, None after purge), municipality, role and top_topic of a logged question."""
-        rows = await self._read(
-            "SELECT id, text, municipality, role, top_topic FROM questions WHERE source_key = ?", (source_key,)
-        )
-        return dict(rows[0]) if rows else None
+    # ----------------------------------------------------------------- lookup by source key (Telegram adapter)
 
     async def consultation_by_source(self, source_key: str) -> Consultation | None:
         """Returns the consultation created under source_key, if any (a replayed "Skicka" press)."""

@@ -13,6 +13,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError
@@ -21,6 +22,7 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     ConversationHandler,
     MessageHandler,
     TypeHandler,
@@ -59,6 +61,7 @@ MISSING_TOKEN = (
 )
 
 PRIVATE = filters.ChatType.PRIVATE
+PURGE_INTERVAL = timedelta(hours=6)
 
 
 def file_url_for(bot_api_url: str) -> str:
@@ -164,7 +167,21 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     application.add_handler(MessageHandler(PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, questions.on_not_text))
 
     application.add_error_handler(on_error)
+
+    # Housekeeping: texts older than LOTSEN_RETENTION_DAYS are purged a minute after start, then every 6 hours.
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(_purge, interval=PURGE_INTERVAL, first=60, name="lotsen-purge")
     return application
+
+
+async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Removes question texts and personal links older than the retention period."""
+    svc = services_of(context.application)
+    report = await svc.storage.purge(datetime.now(UTC), svc.settings.retention_days)
+    _LOGGER.info(
+        "Rensning: %d frågetexter, %d konsultationer, %d användare, %d inkorgsrader",
+        report.questions_cleared, report.consultations_cleared, report.users_deleted, report.inbox_pruned,
+    )
 
 
 async def _initialize(application: Application, stop: asyncio.Event | None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
@@ -72,12 +72,12 @@ def about_text(retention_days: int) -> str:
     )
 
 
-def role_keyboard():  # noqa: ANN201 - InlineKeyboardMarkup
+def role_keyboard() -> InlineKeyboardMarkup:
     items = list(ROLES.items())
     return keyboard([[(label, f"role:{rid}") for rid, label in items[i : i + 2]] for i in range(0, len(items), 2)])
 
 
-def municipality_keyboard(kb: KnowledgeBase, prefix: str = "kom:"):  # noqa: ANN201 - InlineKeyboardMarkup
+def municipality_keyboard(kb: KnowledgeBase, prefix: str = "kom:") -> InlineKeyboardMarkup:
     """Three municipality buttons per row; callback_data is `prefix` + municipality id."""
     items = sorted(kb.municipalities.values(), key=lambda m: m.name)
     rows = [[(m.name, f"{prefix}{m.id}") for m in items[i : i + 3]] for i in range(0, len(items), 3)]

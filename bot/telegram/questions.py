@@ -205,8 +205,6 @@ async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if kind == "rk":
         municipality = choice if choice in svc.kb.municipalities else municipality
     answer = _route(svc, stored["text"], municipality)
-    if kind == "rk" and answer.municipality != municipality and municipality is not None:
-        answer = _route(svc, f"{stored['text']} ({svc.kb.municipality_name(municipality)})", municipality)
     if kind == "rt" and choice in svc.kb.topics:
         answer = focus_on_topic(answer, choice, svc.kb)
     await send_html(context.bot, query.message.chat.id, render_html(answer, svc.kb),

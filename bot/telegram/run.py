@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 
 from bot.config import DEVELOPMENT_SECRET, Settings
 from bot.privacy import configure_logging
@@ -62,6 +62,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     except InvalidToken:
         print("Telegram godtar inte LOTSEN_TELEGRAM_TOKEN – kontrollera den hos @BotFather. "
               "/ Telegram rejected the token.", file=sys.stderr)
+        return 1
+    except NetworkError as exc:  # stopped while Telegram was still unreachable at start
+        print(f"Lotsen nådde inte Telegram ({type(exc).__name__}) och stoppades. "
+              "/ Could not reach Telegram.", file=sys.stderr)
         return 1
 
 
