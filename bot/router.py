@@ -184,8 +184,13 @@ class Router:
 
     # ------------------------------------------------------------------
 
-    def route(self, text: str, municipality: str | None = None, now: datetime | None = None) -> Answer:
-        """Decides what to answer to `text` from a user whose profile says `municipality`."""
+    def route(
+        self, text: str, municipality: str | None = None, now: datetime | None = None, topic: str | None = None
+    ) -> Answer:
+        """Decides what to answer to `text` from a user whose profile says `municipality`.
+
+        `topic` forces the first topic: the user picked it after a clarifying question.
+        """
         now = now or datetime.now(UTC)
         found_pnr = has_personnummer(text)
         notes: list[str] = []
@@ -220,8 +225,12 @@ class Router:
         best = ranked[0][1] if ranked else 0.0
         strongest_keyword = self._strongest_keyword(keyword_hits)
 
+        forced = topic if topic in self.kb.topics else None
+        if forced:
+            best = max(best, DECLINE_BELOW)
+            ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
         offtopic = bool(self._offtopic.find(analysis))
-        if not urgent_topic and (best < DECLINE_BELOW or (offtopic and strongest_keyword < OFFTOPIC_NEEDS)):
+        if not (urgent_topic or forced) and (best < DECLINE_BELOW or (offtopic and strongest_keyword < OFFTOPIC_NEEDS)):
             return Answer(kind=self._small_talk_kind(content), urgent=False, **base)
 
         kept = [(tid, s) for tid, s in ranked if s >= max(DECLINE_BELOW, KEEP_RATIO * best)][:MAX_TOPICS]
@@ -230,7 +239,7 @@ class Router:
 
         clarify_parts: list[str] = []
         clarify_topics: tuple[str, ...] = ()
-        if len(kept) > 1 and kept[1][1] >= TIE_RATIO * kept[0][1] and not urgent_topic:
+        if len(kept) > 1 and kept[1][1] >= TIE_RATIO * kept[0][1] and not (urgent_topic or forced):
             clarify_topics = (kept[0][0], kept[1][0])
             a, b = (self.kb.topics[t].name.lower() for t in clarify_topics)
             clarify_parts.append(CLARIFY_TOPICS.format(a=a, b=b))

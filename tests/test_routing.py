@@ -171,3 +171,10 @@ def test_most_phrasings_of_every_topic_route_back_to_it(router, kb):
         total += len(topic.phrasings)
         hits_all += hits
     assert hits_all / total >= 0.85
+
+
+def test_a_topic_chosen_after_a_clarifying_question_leads_the_answer(router, kb):
+    answer = router.route("elev mår dåligt och är hemma mycket", "vingaker", TUESDAY_MORNING, topic="skolfranvaro")
+    assert answer.top_topic == "skolfranvaro"
+    assert not answer.clarify_topics
+    assert answer.contacts[0].role == kb.topics["skolfranvaro"].roles[0]

@@ -32,10 +32,10 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes, filters
 
 from bot import personnummer
-from bot.answer import Answer, Kind, RoutedContact, TopicScore
+from bot.answer import Answer, Kind
 from bot.knowledge import KnowledgeBase
 from bot.render import render_html
-from bot.router import CLARIFY_MUNICIPALITY, MAX_INPUT_CHARS
+from bot.router import MAX_INPUT_CHARS
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, send_html
 from bot.telegram.services import Services, services
@@ -98,39 +98,10 @@ def answer_keyboard(answer: Answer, update_id: int, kb: KnowledgeBase) -> Inline
     return keyboard(rows)
 
 
-def focus_on_topic(answer: Answer, topic_id: str, kb: KnowledgeBase) -> Answer:
-    """The same answer with `topic_id` chosen as the topic (after a clarification button)."""
-    topic = kb.topics[topic_id]
-    chosen = next((t for t in answer.topics if t.id == topic_id), TopicScore(topic, 1.0))
-    others = tuple(t for t in answer.topics if t.id != topic_id)
-    skip = {rc.contact.id for rc in answer.emergency}
-    contacts: list[RoutedContact] = []
-    for role in topic.roles:
-        scope = kb.roles[role].scope if role in kb.roles else "regional"
-        if scope == "municipal" and answer.municipality is None:
-            continue
-        contact = kb.contact_for(role, answer.municipality)
-        if contact is None or contact.id in skip:
-            continue
-        skip.add(contact.id)
-        local = answer.municipality is not None and role in kb.contacts.municipalities.get(answer.municipality, {})
-        contacts.append(RoutedContact(role, contact, answer.municipality if local else None))
-    materials = tuple(kb.materials[m] for m in topic.materials[:3] if m in kb.materials)
-    return dataclasses.replace(
-        answer,
-        kind=Kind.ANSWER,
-        topics=(chosen, *others),
-        contacts=tuple(contacts),
-        materials=materials or answer.materials,
-        clarify=CLARIFY_MUNICIPALITY if answer.clarify_municipality else None,
-        clarify_topics=(),
-    )
-
-
-def _route(svc: Services, text: str, municipality: str | None) -> Answer:
+def _route(svc: Services, text: str, municipality: str | None, topic: str | None = None) -> Answer:
     had_number = personnummer.PLACEHOLDER in text or personnummer.contains(text)
     clean = personnummer.redact(text).replace(personnummer.PLACEHOLDER, " ")
-    answer = svc.router.route(clean, municipality)
+    answer = svc.router.route(clean, municipality, topic=topic)
     if had_number and not answer.personnummer:
         answer = dataclasses.replace(answer, personnummer=True)
     return answer
@@ -204,9 +175,7 @@ async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     municipality = stored.get("municipality") or (profile.municipality if profile else None)
     if kind == "rk":
         municipality = choice if choice in svc.kb.municipalities else municipality
-    answer = _route(svc, stored["text"], municipality)
-    if kind == "rt" and choice in svc.kb.topics:
-        answer = focus_on_topic(answer, choice, svc.kb)
+    answer = _route(svc, stored["text"], municipality, topic=choice if kind == "rt" else None)
     await send_html(context.bot, query.message.chat.id, render_html(answer, svc.kb),
                     reply_markup=answer_keyboard(answer, int(update_id), svc.kb))
 
