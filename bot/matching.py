@@ -65,10 +65,10 @@ class PhraseSet:
         self._key_of_form: list[int] = []
         self._by_first: dict[str, list[int]] = defaultdict(list)
         for phrase in phrases:
+            key = len(self.phrases)
+            self.phrases.append(phrase)  # keys follow the input order, empty phrases included
             if not phrase:
                 continue
-            key = len(self.phrases)
-            self.phrases.append(phrase)
             forms = {phrase}
             for k in range(1, len(phrase)):
                 if phrase[k] in self.NEGATIONS and phrase[k - 1] not in self.NEGATIONS:
@@ -103,6 +103,29 @@ class PhraseSet:
             else:
                 return None
         return last
+
+
+class Lexicon:
+    """Named groups of phrases (keywords, acute signals, off-topic cues ...) found in one pass."""
+
+    def __init__(self, groups: dict[str, list[tuple[str, ...]]]):
+        phrases: list[tuple[str, ...]] = []
+        self._group_of: list[tuple[str, int]] = []  # global key -> (group, key within group)
+        self.groups: dict[str, list[tuple[str, ...]]] = {}
+        for name, group in groups.items():
+            self.groups[name] = list(group)
+            for i, phrase in enumerate(group):
+                phrases.append(phrase)
+                self._group_of.append((name, i))
+        self._set = PhraseSet(phrases)
+
+    def find(self, analysis: Analysis) -> dict[str, list[PhraseHit]]:
+        """Hits per group, each keyed by the phrase's index within its group."""
+        out: dict[str, list[PhraseHit]] = {name: [] for name in self.groups}
+        for hit in self._set.find(analysis):
+            name, key = self._group_of[hit.key]
+            out[name].append(PhraseHit(key, hit.start, hit.end))
+        return out
 
 
 class Matcher:
@@ -148,6 +171,7 @@ class Matcher:
         self._glossary_max = max((len(k) for k in glossary), default=1)
         self.places = places
         self._places_max = max((len(k) for k in places), default=1)
+        self._place_first = frozenset(k[0] for k in places) | frozenset(k[0] + "s" for k in places if len(k) == 1)
         self.municipality_names = municipality_names
         self._municipality_list = [n for n in municipality_names if len(n) >= 6]
         self.abbreviations = frozenset(abbreviations)
@@ -229,7 +253,8 @@ class Matcher:
 
     def _place_at(self, folded: list[str], i: int) -> tuple[str, int] | None:
         """The municipality named at position i and how many words the name takes."""
-        for n in range(min(self._places_max, len(folded) - i), 0, -1):
+        first = folded[i]
+        for n in range(min(self._places_max, len(folded) - i) if first in self._place_first else 0, 0, -1):
             key = tuple(folded[i : i + n])
             if BREAK in key:
                 continue

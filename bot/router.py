@@ -33,7 +33,7 @@ import holidays
 
 from bot.answer import Answer, Kind, RoutedContact, TopicScore
 from bot.knowledge import KnowledgeBase
-from bot.matching import Analysis, Matcher, PhraseHit, PhraseSet, phrase_stems
+from bot.matching import Analysis, Lexicon, Matcher, PhraseHit, phrase_stems
 from bot.normalize import BREAK, fold, tokens, words
 from bot.personnummer import contains as has_personnummer
 from bot.personnummer import redact
@@ -131,9 +131,9 @@ class Router:
                         continue
                     w = weight * (PHRASE_BONUS if len(ps) > 1 else 1.0)
                     owners[ps][t.id] = max(owners[ps].get(t.id, 0.0), w)
-        self._keyword_phrases = PhraseSet(owners)
+        keyword_phrases = list(owners)
         self._keywords: list[list[_Keyword]] = []
-        for ps in self._keyword_phrases.phrases:
+        for ps in keyword_phrases:
             share = math.sqrt(len(owners[ps]))
             self._keywords.append(
                 [_Keyword(tid, w / share, kb.topics[tid].urgent) for tid, w in owners[ps].items()]
@@ -164,23 +164,27 @@ class Router:
                 self._postings[term].append((tid, v))
 
         # Urgency, negation, general questions, small talk, materials.
-        self._signals = PhraseSet(phrase_stems(s.phrase) for s in kb.urgency.signals)
-        self._signal_topic = [s.topic for s in kb.urgency.signals if phrase_stems(s.phrase)]
+        self._signal_topic = [s.topic for s in kb.urgency.signals]
         self._negations = frozenset(s for n in kb.urgency.negations for s in phrase_stems(n))
-        self._general = PhraseSet(phrase_stems(g) for g in kb.urgency.general_markers)
-        self._immediacy = PhraseSet(phrase_stems(i) for i in IMMEDIACY)
-        self._offtopic = PhraseSet(phrase_stems(o) for o in kb.smalltalk.offtopic)
         self._greeting_words = frozenset(w for g in kb.smalltalk.greetings for w in tokens(g) if w != BREAK)
         self._thanks_words = frozenset(w for g in kb.smalltalk.thanks for w in tokens(g) if w != BREAK)
         material_phrases: list[tuple[str, ...]] = []
         self._material_of: list[str] = []
         for m in kb.materials.values():
             for kw in m.keywords:
-                ps = phrase_stems(kw)
-                if ps:
-                    material_phrases.append(ps)
-                    self._material_of.append(m.id)
-        self._materials = PhraseSet(material_phrases)
+                material_phrases.append(phrase_stems(kw))
+                self._material_of.append(m.id)
+        # Every phrase the router looks for, found in one pass over the message.
+        self._lexicon = Lexicon(
+            {
+                "keywords": keyword_phrases,
+                "signals": [phrase_stems(s.phrase) for s in kb.urgency.signals],
+                "general": [phrase_stems(g) for g in kb.urgency.general_markers],
+                "immediacy": [phrase_stems(i) for i in IMMEDIACY],
+                "offtopic": [phrase_stems(o) for o in kb.smalltalk.offtopic],
+                "materials": material_phrases,
+            }
+        )
 
     # ------------------------------------------------------------------
 
@@ -216,9 +220,10 @@ class Router:
         if not content:
             return Answer(kind=Kind.EMPTY, urgent=False, **base)
 
-        keyword_hits = self._keyword_phrases.find(analysis)
+        hits = self._lexicon.find(analysis)
+        keyword_hits = hits["keywords"]
         scores = self._score(analysis, keyword_hits)
-        urgent_topic = self._urgent_topic(analysis)
+        urgent_topic = self._urgent_topic(analysis, hits)
         if urgent_topic:
             scores[urgent_topic] = scores.get(urgent_topic, 0.0) + SIGNAL_BOOST
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -229,7 +234,7 @@ class Router:
         if forced:
             best = max(best, DECLINE_BELOW)
             ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
-        offtopic = bool(self._offtopic.find(analysis))
+        offtopic = bool(hits["offtopic"])
         if not (urgent_topic or forced) and (best < DECLINE_BELOW or (offtopic and strongest_keyword < OFFTOPIC_NEEDS)):
             return Answer(kind=self._small_talk_kind(content), urgent=False, **base)
 
@@ -248,7 +253,7 @@ class Router:
 
         emergency = self._emergency(urgent_topic, chosen, office) if urgent_topic else ()
         contacts = self._contacts(top.roles, chosen, skip={c.contact.id for c in emergency})
-        materials = self._pick_materials(analysis, [t.topic for t in topics])
+        materials = self._pick_materials(hits["materials"], [t.topic for t in topics])
         return Answer(
             kind=Kind.ANSWER,
             urgent=urgent_topic is not None,
@@ -309,14 +314,14 @@ class Router:
             default=0.0,
         )
 
-    def _urgent_topic(self, analysis: Analysis) -> str | None:
+    def _urgent_topic(self, analysis: Analysis, hits: dict[str, list[PhraseHit]]) -> str | None:
         """The urgent topic of the first acute signal that is neither negated nor general."""
-        hits = [h for h in self._signals.find(analysis) if not self._negated(analysis, h.start, h.end)]
-        if not hits:
+        signals = [h for h in hits["signals"] if not self._negated(analysis, h.start, h.end)]
+        if not signals:
             return None
-        if self._general.find(analysis) and not self._immediacy.find(analysis):
+        if hits["general"] and not hits["immediacy"]:
             return None
-        first = min(hits, key=lambda h: h.start)
+        first = min(signals, key=lambda h: h.start)
         return self._signal_topic[first.key]
 
     def _small_talk_kind(self, content: list[str]) -> Kind:
@@ -366,10 +371,10 @@ class Router:
                 out.append(rc)
         return tuple(out)
 
-    def _pick_materials(self, analysis: Analysis, topics: list) -> tuple:
+    def _pick_materials(self, material_hits: list[PhraseHit], topics: list) -> tuple:
         # Named materials first: the one the message says most about, then the earliest named.
         positions: dict[str, set[int]] = defaultdict(set)
-        for hit in self._materials.find(analysis):
+        for hit in material_hits:
             positions[self._material_of[hit.key]].update(range(hit.start, hit.end + 1))
         ids = sorted(positions, key=lambda m: (-len(positions[m]), min(positions[m])))
         for topic in topics[:1]:
