@@ -23,6 +23,11 @@ from bot.normalize import BREAK, fold, stem, words
 MAX_GAP = 2  # words allowed between the parts of a keyword phrase
 MIN_PREFIX = 4  # shortest known word accepted as the first part of a compound
 MIN_SUFFIX = 4  # shortest known word accepted as the last part of a compound
+# Particles that make derived words rather than compounds (folded).
+PARTICLES = frozenset(
+    {"over", "under", "samman", "sam", "upp", "till", "efter", "fore", "genom", "mot", "bort", "fram",
+     "ater", "med", "om", "av", "ut", "in", "pa", "for", "be", "ge", "van", "and", "ovan", "bak"}
+)  # fmt: skip
 
 
 def phrase_stems(text: str) -> tuple[str, ...]:
@@ -155,11 +160,14 @@ class Matcher:
         """
         self.words = frozenset(vocabulary)
         self.stems = frozenset(stem(w) for w in self.words)
-        # Folded form -> the stems it may stand for.
+        # Folded word -> the stems of the words it may stand for ("mar" -> mår),
+        # and, for words not in the vocabulary, folded stem -> stems ("ganger" -> gång, gäng).
+        self._unfold_word: dict[str, set[str]] = defaultdict(set)
         self._unfold: dict[str, set[str]] = defaultdict(set)
         for w in self.words:
             st = stem(w)
-            for key in (fold(w), fold(st), stem(fold(w))):
+            self._unfold_word[fold(w)].add(st)
+            for key in (fold(st), stem(fold(w))):
                 self._unfold[key].add(st)
         self._folded_stems = frozenset(fold(st) for st in self.stems)
         # Typo candidates by first letter: a typo in the first letter is rare, and
@@ -183,7 +191,9 @@ class Matcher:
     # -- words ---------------------------------------------------------------
 
     def _known_folded(self, folded: str) -> set[str]:
-        """Stems that a folded word or stem may stand for ("ganger" -> gång, gäng)."""
+        """Stems that a folded word may stand for: by whole word first ("vad" is "vad", not "väder")."""
+        if folded in self._unfold_word:
+            return self._unfold_word[folded]
         return self._unfold.get(folded, set()) | self._unfold.get(stem(folded), set())
 
     def _expand_word(self, word: str) -> frozenset[str]:
@@ -214,11 +224,17 @@ class Matcher:
         return frozenset(out)
 
     def _split_compound(self, folded: str) -> set[str]:
-        """Known first and last parts of a compound ("sjalvskadebeteende" → självskad, beteend)."""
+        """Known first and last parts of a compound ("sjalvskadebeteende" → självskad, beteend).
+
+        A word that starts with a particle ("över", "samman") is a derived word,
+        not a compound: "överväldigad" holds no "våld", "sammanbrott" no "brott".
+        """
         parts: set[str] = set()
         # Longest known prefix; what follows may start with a linking s or e.
         for cut in range(len(folded) - 1, MIN_PREFIX - 1, -1):
             head = folded[:cut]
+            if head in PARTICLES:
+                break
             if head in self._folded_words or head in self._folded_stems:
                 parts |= self._known_folded(head)
                 rest = folded[cut:]
@@ -232,11 +248,12 @@ class Matcher:
                 tail = folded[len(abbr) :]
                 if folded.startswith(abbr) and len(tail) >= 4 and (tail in self._folded_words or stem(tail) in self._folded_stems):
                     parts |= self._known_folded(abbr) | {abbr} | self._known_folded(tail)
-        # Longest known suffix (the head of a Swedish compound carries the meaning).
-        folded_stem = stem(folded)
-        for cut in range(1, len(folded_stem) - MIN_SUFFIX + 1):
-            tail = folded_stem[cut:]
-            if tail in self._folded_stems:
+        # Longest known last word (the head of a Swedish compound carries the meaning).
+        for cut in range(2, len(folded) - MIN_SUFFIX + 1):
+            head, tail = folded[:cut], folded[cut:]
+            if head in PARTICLES or (head[-1] == "s" and head[:-1] in PARTICLES):
+                continue
+            if tail in self._folded_words or stem(tail) in self._folded_stems:
                 parts |= self._known_folded(tail)
                 break
         return parts

@@ -45,18 +45,22 @@ STRONG = 3.0  # weight of a strong keyword
 RELATED = 1.0  # weight of a related word
 PHRASE_BONUS = 1.4  # multi-word keywords are more specific than single words
 SIMILARITY = 4.0  # weight of the TF-IDF similarity to a topic's phrasings
-SIGNAL_BOOST = 4.0  # an acute signal lifts its topic so the emergency route leads
+SIGNAL_BOOST = 1.0  # an acute signal puts its topic this far ahead of the next
 DECLINE_BELOW = 1.6  # less evidence than this (raw score) declines
 OFFTOPIC_NEEDS = 3.0  # with an off-topic cue, at least one strong keyword is needed
 TIE_RATIO = 0.85  # a second topic this close to the first asks to clarify
 KEEP_RATIO = 0.45  # topics listed besides the first
 MAX_TOPICS = 3
 
-# Words that say the danger is now, overriding a general-question marker.
+# Words that say this is a real child now, not a general question: they override
+# a general-question marker ("rutin", "hur funkar") in the same message. Matching
+# is on stems, so only forms whose stem differs from the present tense are used
+# ("berättade" stems like "berättar" and would make every routine question urgent).
 IMMEDIACY = (
     "nu", "just nu", "idag", "i dag", "igår", "i går", "ikväll", "i kväll", "i natt", "inatt",
-    "i morse", "imorse", "precis", "nyss", "sitter hos mig", "sitter kvar", "akut",
-    "right now", "today", "now", "tonight", "yesterday", "last night",
+    "i morse", "imorse", "precis", "nyss", "sitter hos mig", "sitter kvar", "akut", "i helgen",
+    "sa att", "sade att", "visade",
+    "right now", "today", "now", "tonight", "yesterday", "last night", "told me", "showed me",
 )  # fmt: skip
 
 # Emergency roles per urgent topic; "social" means social services within
@@ -225,7 +229,8 @@ class Router:
         scores = self._score(analysis, keyword_hits)
         urgent_topic = self._urgent_topic(analysis, hits)
         if urgent_topic:
-            scores[urgent_topic] = scores.get(urgent_topic, 0.0) + SIGNAL_BOOST
+            # The emergency leads the answer, so its topic comes first.
+            scores[urgent_topic] = max(scores.values(), default=0.0) + SIGNAL_BOOST
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         best = ranked[0][1] if ranked else 0.0
         strongest_keyword = self._strongest_keyword(keyword_hits)
@@ -280,20 +285,29 @@ class Router:
         return False
 
     def _score(self, analysis: Analysis, keyword_hits: list[PhraseHit]) -> dict[str, float]:
+        """Keyword weights plus phrasing similarity per topic.
+
+        Each word counts once per topic: "BUP-kontakt" is one cue, not "BUP"
+        plus "kontakt" plus "BUP-kontakt". The heaviest keyword covering a word wins.
+        """
         scores: dict[str, float] = defaultdict(float)
-        seen: set[tuple[int, str]] = set()
+        candidates: list[tuple[float, str, PhraseHit]] = []
+        negated: dict[int, bool] = {}
         for hit in keyword_hits:
-            negated: bool | None = None
             for kw in self._keywords[hit.key]:
-                if (hit.key, kw.topic) in seen:
-                    continue
                 if kw.urgent_topic:
-                    if negated is None:
-                        negated = self._negated(analysis, hit.start, hit.end)
-                    if negated:
+                    if hit.start not in negated:
+                        negated[hit.start] = self._negated(analysis, hit.start, hit.end)
+                    if negated[hit.start]:
                         continue
-                seen.add((hit.key, kw.topic))
-                scores[kw.topic] += kw.weight
+                candidates.append((kw.weight, kw.topic, hit))
+        covered: dict[str, set[int]] = defaultdict(set)
+        for weight, topic, hit in sorted(candidates, key=lambda c: (-c[0], c[2].start)):
+            span = set(range(hit.start, hit.end + 1))
+            if span <= covered[topic]:
+                continue
+            covered[topic] |= span
+            scores[topic] += weight
         # TF-IDF similarity to each topic's phrasings.
         terms = {s for alts in analysis.alts for s in alts if s in self._idf}
         if terms:
@@ -325,9 +339,12 @@ class Router:
         return self._signal_topic[first.key]
 
     def _small_talk_kind(self, content: list[str]) -> Kind:
+        """Thanks, a greeting (also "hej, vad kan du?") or a plain decline."""
         rest = [w for w in content if w not in _FILLER]
         if rest and all(w in self._thanks_words or w in self._greeting_words for w in rest):
             return Kind.THANKS if any(w in self._thanks_words for w in rest) else Kind.GREETING
+        if rest and rest[0] in self._greeting_words:
+            return Kind.GREETING  # the greeting reply says what Lotsen can help with
         return Kind.DECLINED
 
     # -- contacts and materials ----------------------------------------------
