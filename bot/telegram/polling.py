@@ -73,6 +73,27 @@ def redact_update(update: dict[str, Any]) -> str:
     return json.dumps(redact_value(update), ensure_ascii=False, separators=(",", ":"))
 
 
+LANES = 8  # chats handled side by side
+
+
+def _chat_of(payload: str) -> int | None:
+    """The chat an update belongs to (None when it cannot be told: handled on its own lane)."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    for key in ("message", "edited_message", "callback_query"):
+        item = data.get(key)
+        if isinstance(item, dict):
+            chat = (item.get("message") or item).get("chat") or {}
+            if "id" in chat:
+                return int(chat["id"])
+            sender = item.get("from") or {}
+            if "id" in sender:
+                return int(sender["id"])
+    return None
+
+
 class InboxWorker:
     """Handles the inbox's pending updates in order; `wake()` after storing new ones."""
 
@@ -85,16 +106,29 @@ class InboxWorker:
         self._wake.set()
 
     async def drain(self) -> int:
-        """Handles every pending update; returns how many were handled."""
+        """Handles every pending update; returns how many were handled.
+
+        Updates from one chat are handled strictly in order (a conversation
+        depends on it); different chats are handled side by side, at most
+        `LANES` at a time, so one user's slow reply does not hold up the others.
+        """
         storage = services_of(self.application).storage
         count = 0
         while True:
-            rows = await storage.pending_updates(50)
+            rows = await storage.pending_updates(100)
             if not rows:
                 return count
+            by_chat: dict[int | None, list[tuple[int, str]]] = {}
             for update_id, payload in rows:
+                by_chat.setdefault(_chat_of(payload), []).append((update_id, payload))
+            lanes = asyncio.Semaphore(LANES)
+            await asyncio.gather(*(self._handle_in_order(updates, lanes) for updates in by_chat.values()))
+            count += len(rows)
+
+    async def _handle_in_order(self, updates: list[tuple[int, str]], lanes: asyncio.Semaphore) -> None:
+        async with lanes:
+            for update_id, payload in updates:
                 await self._handle(update_id, payload)
-                count += 1
 
     async def _handle(self, update_id: int, payload: str) -> None:
         svc = services_of(self.application)
