@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -185,16 +186,22 @@ class KnowledgeBase:
                 return local
         return self.contacts.regional.get(role)
 
+    @cached_property
+    def _place_names(self) -> dict[str, str]:
+        """Folded names, aliases and localities -> municipality id (built once)."""
+        candidates: dict[str, str] = {}
+        for m in self.municipalities.values():
+            for label in (m.id, m.name, *m.aliases, *m.localities):
+                candidates[" ".join(tokens(label))] = m.id
+        return candidates
+
     def find_municipality(self, name: str) -> str | None:
         """Municipality id for a name typed by a person ("nykoping", "Flens", "Torshälla")."""
         words = [t for t in tokens(name) if t != "."]
         if not words:
             return None
         query = " ".join(words)
-        candidates: dict[str, str] = {}
-        for m in self.municipalities.values():
-            for label in (m.id, m.name, *m.aliases, *m.localities):
-                candidates[" ".join(tokens(label))] = m.id
+        candidates = self._place_names
         if query in candidates:
             return candidates[query]
         if query.endswith("s") and query[:-1] in candidates:
