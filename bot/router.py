@@ -23,10 +23,12 @@ How a message is scored:
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -46,6 +48,7 @@ RELATED = 1.0  # weight of a related word
 PHRASE_BONUS = 1.4  # multi-word keywords are more specific than single words
 SIMILARITY = 4.0  # weight of the TF-IDF similarity to a topic's phrasings
 CHAR_SIMILARITY = 6.0  # weight of the character n-gram similarity
+CHAR_CANDIDATES = 6  # topics (best by words) that the n-gram similarity is computed for
 SIGNAL_BOOST = 1.0  # an acute signal puts its topic this far ahead of the next
 DECLINE_BELOW = 2.2  # less evidence than this (raw score) declines
 OFFTOPIC_NEEDS = 3.0  # with an off-topic cue, at least one strong keyword is needed
@@ -183,12 +186,14 @@ class Router:
                 gram_df[g] += 1
         n_topics = max(1, len(kb.topics))
         self._gram_idf = {g: math.log((1 + n_topics) / (1 + df)) + 1.0 for g, df in gram_df.items()}
-        self._gram_postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        self._known_grams = lru_cache(maxsize=65536)(self._known_grams_of)
+        self._gram_norm2 = lru_cache(maxsize=65536)(self._gram_norm2_of)
+        self._gram_dot = lru_cache(maxsize=262144)(self._gram_dot_of)
+        self._gram_vectors: dict[str, dict[str, float]] = {}
         for tid, counts in topic_grams.items():
             vec = {g: (1.0 + math.log(c)) * self._gram_idf[g] for g, c in counts.items()}
             norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-            for g, v in vec.items():
-                self._gram_postings[g].append((tid, v / norm))
+            self._gram_vectors[tid] = {g: v / norm for g, v in vec.items()}
 
         # Urgency, negation, general questions, small talk, materials.
         self._signal_topic = [s.topic for s in kb.urgency.signals]
@@ -266,7 +271,9 @@ class Router:
         if not (urgent_topic or forced) and (best < DECLINE_BELOW or (offtopic and strongest_keyword < OFFTOPIC_NEEDS)):
             return Answer(kind=self._small_talk_kind(content), urgent=False, **base)
 
-        kept = [(tid, s) for tid, s in ranked if s >= max(DECLINE_BELOW, KEEP_RATIO * best)][:MAX_TOPICS]
+        # The first topic always (an emergency or a chosen topic may score low), then close ones.
+        kept = [ranked[0], *[(tid, s) for tid, s in ranked[1:] if s >= max(DECLINE_BELOW, KEEP_RATIO * best)]]
+        kept = kept[:MAX_TOPICS]
         topics = tuple(TopicScore(self.kb.topics[tid], _confidence(s)) for tid, s in kept)
         top = topics[0].topic
 
@@ -342,18 +349,31 @@ class Router:
                     sims[tid] += w * v
             for tid, sim in sims.items():
                 scores[tid] += SIMILARITY * sim
-        # Character n-gram similarity.
-        grams = {g for g in _char_grams([w for w, a in zip(analysis.words, analysis.alts, strict=True) if a]) if g in self._gram_idf}
-        if grams:
-            gnorm = math.sqrt(sum(self._gram_idf[g] ** 2 for g in grams))
-            gsims: dict[str, float] = defaultdict(float)
-            for g in grams:
-                w = self._gram_idf[g] / gnorm
-                for tid, v in self._gram_postings[g]:
-                    gsims[tid] += w * v
-            for tid, sim in gsims.items():
-                scores[tid] += CHAR_SIMILARITY * sim
+        # Character n-gram similarity, for the leading candidates only, so its cost
+        # stays the same however many topics the knowledge base grows to. The
+        # message vector is the sum of its distinct words' vectors, so each word's
+        # share is computed once and cached.
+        words = {w for w, a in zip(analysis.words, analysis.alts, strict=True) if a and len(w) >= 3}
+        norm2 = sum(self._gram_norm2(w) for w in words)
+        if norm2 > 0:
+            qnorm = math.sqrt(norm2)
+            for tid in heapq.nlargest(CHAR_CANDIDATES, scores, key=scores.__getitem__):
+                dot = sum(self._gram_dot(w, tid) for w in words)
+                scores[tid] += CHAR_SIMILARITY * dot / qnorm
         return dict(scores)
+
+    def _known_grams_of(self, word: str) -> tuple[tuple[str, float], ...]:
+        """A word's character n-grams that occur in the knowledge base, with their IDF."""
+        return tuple((g, self._gram_idf[g]) for g in _char_grams([word]) if g in self._gram_idf)
+
+    def _gram_norm2_of(self, word: str) -> float:
+        """Squared IDF norm of a word's known n-grams (the message is the sum of its words)."""
+        return sum(idf * idf for _, idf in self._known_grams(word))
+
+    def _gram_dot_of(self, word: str, topic: str) -> float:
+        """Dot product of one word's n-grams with a topic's n-gram vector."""
+        vec = self._gram_vectors.get(topic, {})
+        return sum(idf * vec.get(g, 0.0) for g, idf in self._known_grams(word))
 
     def _strongest_keyword(self, keyword_hits: list[PhraseHit]) -> float:
         """The unshared weight of the strongest keyword found (3 for a strong keyword)."""

@@ -6,6 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.answer import Kind
 
@@ -202,3 +204,20 @@ def test_routing_quality_on_our_own_labelled_sets_meets_the_targets(router, kb, 
     assert report.urgent_recall >= 0.90 and report.urgent_precision >= 0.85
     assert report.decline >= 0.80 and report.false_decline <= 0.05
     assert report.municipality >= 0.97
+
+
+URGENT_WORDS = ["vill inte leva", "skär sig", "pappa slår", "inga", "rutin", "hej", "tack", "Flen", "lunch", "BUP"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.text(max_size=40), st.sampled_from(URGENT_WORDS)), max_size=12),
+    st.sampled_from([None, "flen", "nykoping", "okänd"]),
+    st.sampled_from([None, "sjalvmord-sjalvskada", "npf", "finns-inte"]),
+)
+def test_the_router_answers_any_text_without_crashing(router, parts, municipality, topic):
+    """Arbitrary Unicode, emergencies in odd places and forced topics always give a well-formed answer."""
+    answer = router.route(" ".join(parts), municipality, TUESDAY_MORNING, topic=topic)
+    assert (answer.kind is Kind.ANSWER) == bool(answer.topics)
+    assert not answer.urgent or answer.emergency
+    assert answer.to_json()["municipality"] in (None, "flen", "nykoping")
