@@ -239,7 +239,7 @@ def cross_validated_topics(cases) -> dict[str, str | None]:  # noqa: ANN001
 
 
 def run(eval_file: Path) -> dict:
-    from bot.evaluation import Case, Prediction, evaluate, load_cases
+    from bot.evaluation import Case, Prediction, evaluate, load_cases, router_predictor
     from bot.router import Router
 
     cases = load_cases(eval_file)
@@ -252,9 +252,7 @@ def run(eval_file: Path) -> dict:
     def profile_municipality(case: Case) -> str | None:
         return kb.find_municipality(case.kommun) if case.kommun else None
 
-    def lotsen(case: Case) -> Prediction:
-        a = router.route(case.text, profile_municipality(case), NOW)
-        return Prediction(a.top_topic, a.municipality, a.urgent, tuple(m.id for m in a.materials))
+    lotsen = router_predictor(router, NOW)
 
     def baseline(topic_of: Callable[[Case], str | None]) -> Callable[[Case], Prediction]:
         """Topic from `topic_of`; municipality = the profile's; urgent = the topic is urgent."""

@@ -86,16 +86,10 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluation import Prediction, evaluate, format_table, load_cases
+    from bot.evaluation import evaluate, format_table, load_cases, router_predictor
 
-    kb, router = load(settings)
-    now = _now(args.now)
-
-    def predict(case):  # type: ignore[no-untyped-def]
-        municipality = kb.find_municipality(case.kommun) if case.kommun else None
-        a = router.route(case.text, municipality, now)
-        return Prediction(a.top_topic, a.municipality, a.urgent, tuple(m.id for m in a.materials))
-
+    _, router = load(settings)
+    predict = router_predictor(router, _now(args.now))
     report = evaluate(load_cases(Path(args.file)), predict)
     if args.json:
         data = report.as_dict()

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from bot.errors import LotsenError
+
+if TYPE_CHECKING:
+    from bot.router import Router
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,17 @@ METRIC_LABELS = (
     ("municipality", "municipality", "cases"),
     ("material_recall", "material recall", "with_material"),
 )
+
+
+def router_predictor(router: Router, now: datetime | None = None) -> Callable[[Case], Prediction]:
+    """Predictions of Lotsen's router, with the case's profile municipality as the user's."""
+
+    def predict(case: Case) -> Prediction:
+        municipality = router.kb.find_municipality(case.kommun) if case.kommun else None
+        a = router.route(case.text, municipality, now)
+        return Prediction(a.top_topic, a.municipality, a.urgent, tuple(m.id for m in a.materials))
+
+    return predict
 
 
 def load_cases(path: Path) -> list[Case]:

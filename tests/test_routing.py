@@ -191,15 +191,10 @@ def test_routing_quality_on_our_own_labelled_sets_meets_the_targets(router, kb, 
     """
     from pathlib import Path
 
-    from bot.evaluation import Prediction, evaluate, load_cases
+    from bot.evaluation import evaluate, load_cases, router_predictor
 
     cases = load_cases(Path(__file__).parent / "data" / name)
-
-    def predict(case):
-        a = router.route(case.text, kb.find_municipality(case.kommun) if case.kommun else None, TUESDAY_MORNING)
-        return Prediction(a.top_topic, a.municipality, a.urgent, tuple(m.id for m in a.materials))
-
-    report = evaluate(cases, predict)
+    report = evaluate(cases, router_predictor(router, TUESDAY_MORNING))
     assert report.topic_at_1 >= 0.90
     assert report.urgent_recall >= 0.90 and report.urgent_precision >= 0.85
     assert report.decline >= 0.80 and report.false_decline <= 0.05
