@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.normalize import BREAK, fold, stem, words
 
 MAX_GAP = 2  # words allowed between the parts of a keyword phrase
 MIN_PREFIX = 4  # shortest known word accepted as the first part of a compound
 MIN_SUFFIX = 4  # shortest known word accepted as the last part of a compound
+SCHOOL_SUFFIXES = ("forskolan", "forskola", "skolan", "skola", "gymnasiet")
 # Particles that make derived words rather than compounds (folded).
 PARTICLES = frozenset(
     {"over", "under", "samman", "sam", "upp", "till", "efter", "fore", "genom", "mot", "bort", "fram",
@@ -259,10 +260,10 @@ class Matcher:
         return parts
 
     def _correct(self, folded: str, strict: bool = False) -> str | None:
-        """The closest known (folded) word for a misspelled one: one edit per five letters, strict per eight."""
+        """The closest known (folded) word for a misspelled one: one edit (a swap counts as one) per five letters, strict per eight."""
         cutoff = 0.875 if strict else 0.8 if len(folded) < 9 else 0.78
         best = process.extractOne(
-            folded, self._word_buckets.get(folded[0], ()), scorer=Levenshtein.normalized_similarity, score_cutoff=cutoff
+            folded, self._word_buckets.get(folded[0], ()), scorer=OSA.normalized_similarity, score_cutoff=cutoff
         )
         return best[0] if best else None
 
@@ -282,9 +283,16 @@ class Matcher:
                 if genitive in self.places:
                     return self.places[genitive], n
         word = folded[i]
+        # A school named after its place: "Frösängsskolan", "Malmköpingsskolan".
+        for suffix in SCHOOL_SUFFIXES:
+            if word.endswith(suffix) and len(word) > len(suffix) + 3:
+                head = word[: -len(suffix)]
+                for place in (head, head[:-1] if head.endswith("s") else None):
+                    if place and (place,) in self.places:
+                        return self.places[(place,)], 1
         if len(word) >= 6 and word not in self._folded_words and self._municipality_list:
             best = process.extractOne(
-                word, self._municipality_list, scorer=Levenshtein.normalized_similarity, score_cutoff=0.8
+                word, self._municipality_list, scorer=OSA.normalized_similarity, score_cutoff=0.8
             )
             if best:
                 return self.municipality_names[best[0]], 1

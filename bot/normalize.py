@@ -43,6 +43,9 @@ _STEMMER = snowballstemmer.stemmer("swedish")
 # Everyday words whose folded stem would collide with a keyword
 # ("väldigt" → "vald" = "våld"); they are kept whole.
 _UNSTEMMED = frozenset({"valdigt", "valdig", "valdiga", "valdans", "valdigare"})
+# A pupil quoted in the first person ("jag har skurit mig") says what a teacher
+# reports in the third ("hon har skurit sig"): reflexive pronouns are one word.
+_REFLEXIVE = frozenset({"mig", "dig", "sig"})
 
 
 _SWEDISH = frozenset("åäö")
@@ -118,6 +121,8 @@ def stem(word: str) -> str:
     so it is taken off here too, the same way for the knowledge base and the
     message, which is all matching needs.
     """
+    if word in _REFLEXIVE:
+        return "sig"
     if word.isdigit() or len(word) < 3 or fold(word) in _UNSTEMMED:
         return word
     s = _STEMMER.stemWord(word)
