@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Levenshtein
 
 from bot.normalize import BREAK, fold, stem, words
 
 MAX_GAP = 2  # words allowed between the parts of a keyword phrase
 MIN_PREFIX = 4  # shortest known word accepted as the first part of a compound
 MIN_SUFFIX = 4  # shortest known word accepted as the last part of a compound
+INFLECTIONS = ("", "en", "et", "er", "ar", "or", "na", "n", "t", "s", "a", "e")  # endings a compound's last part may carry
 SCHOOL_SUFFIXES = ("forskolan", "forskola", "skolan", "skola", "gymnasiet")
 # Particles that make derived words rather than compounds (folded).
 PARTICLES = frozenset(
@@ -249,21 +250,24 @@ class Matcher:
                 tail = folded[len(abbr) :]
                 if folded.startswith(abbr) and len(tail) >= 4 and (tail in self._folded_words or stem(tail) in self._folded_stems):
                     parts |= self._known_folded(abbr) | {abbr} | self._known_folded(tail)
-        # Longest known last word (the head of a Swedish compound carries the meaning).
+        # Longest known last word (the head of a Swedish compound carries the meaning),
+        # possibly inflected ("…problematiken"): string checks only, no stemming per cut.
         for cut in range(2, len(folded) - MIN_SUFFIX + 1):
             head, tail = folded[:cut], folded[cut:]
             if head in PARTICLES or (head[-1] == "s" and head[:-1] in PARTICLES):
                 continue
-            if tail in self._folded_words or stem(tail) in self._folded_stems:
+            if tail in self._folded_words or any(
+                tail.endswith(end) and tail[: len(tail) - len(end)] in self._folded_stems for end in INFLECTIONS
+            ):
                 parts |= self._known_folded(tail)
                 break
         return parts
 
     def _correct(self, folded: str, strict: bool = False) -> str | None:
-        """The closest known (folded) word for a misspelled one: one edit (a swap counts as one) per five letters, strict per eight."""
+        """The closest known (folded) word for a misspelled one: one edit per five letters, strict per eight."""
         cutoff = 0.875 if strict else 0.8 if len(folded) < 9 else 0.78
         best = process.extractOne(
-            folded, self._word_buckets.get(folded[0], ()), scorer=OSA.normalized_similarity, score_cutoff=cutoff
+            folded, self._word_buckets.get(folded[0], ()), scorer=Levenshtein.normalized_similarity, score_cutoff=cutoff
         )
         return best[0] if best else None
 
@@ -347,12 +351,11 @@ class Matcher:
 
     def _abbreviation_compound_of(self, w: str) -> tuple[str, ...]:
         """The glossary expansion of an abbreviation that starts a compound ("bupkontakt" → BUP)."""
-        for abbr in self.abbreviations:
-            tail = w[len(abbr) :]
+        for n in (3, 4):
+            abbr, tail = w[:n], w[n:]
             if (
-                len(abbr) >= 3
-                and len(tail) >= 3
-                and w.startswith(abbr)
+                len(tail) >= 3
+                and abbr in self.abbreviations
                 and (abbr,) in self.glossary
                 and (tail in self._folded_words or stem(tail) in self._folded_stems)
             ):
