@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz, process
 
 from bot.errors import KnowledgeError, Problem
-from bot.normalize import fold, tokens
+from bot.normalize import tokens
 from bot.schema import (
     NATIONAL_NUMBERS,
     Contact,
@@ -412,7 +412,3 @@ def _unique(problems: list[Problem]) -> list[Problem]:
             out.append(p)
     return out
 
-
-def fold_label(text: str) -> str:
-    """Folded, space-joined words of a label (used to index names and localities)."""
-    return " ".join(t for t in tokens(text) if t != ".") or fold(text)

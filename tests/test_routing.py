@@ -216,3 +216,10 @@ def test_the_router_answers_any_text_without_crashing(router, parts, municipalit
     assert (answer.kind is Kind.ANSWER) == bool(answer.topics)
     assert not answer.urgent or answer.emergency
     assert answer.to_json()["municipality"] in (None, "flen", "nykoping")
+
+
+def test_text_that_was_already_redacted_still_reports_the_personnummer(router):
+    """Re-routing a logged question (stored with "[personnummer]") keeps the flag and ignores the placeholder."""
+    answer = router.route("Gäller [personnummer], hög frånvaro sedan jul", "flen", TUESDAY_MORNING)
+    assert answer.personnummer
+    assert answer.top_topic == "skolfranvaro"

@@ -24,7 +24,6 @@ the question is logged: ``fb:<update_id>:1``, ``rt:<update_id>:<topic>``,
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 
@@ -38,7 +37,7 @@ from bot.render import render_html
 from bot.router import MAX_INPUT_CHARS
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, send_html
-from bot.telegram.services import Services, services
+from bot.telegram.services import services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -98,13 +97,6 @@ def answer_keyboard(answer: Answer, update_id: int, kb: KnowledgeBase) -> Inline
     return keyboard(rows)
 
 
-def _route(svc: Services, text: str, municipality: str | None, topic: str | None = None) -> Answer:
-    had_number = personnummer.PLACEHOLDER in text or personnummer.contains(text)
-    clean = personnummer.redact(text).replace(personnummer.PLACEHOLDER, " ")
-    answer = svc.router.route(clean, municipality, topic=topic)
-    if had_number and not answer.personnummer:
-        answer = dataclasses.replace(answer, personnummer=True)
-    return answer
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -121,7 +113,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = personnummer.redact(_strip_mention(message.text, context.bot.username))
     user_key = svc.user_key(user.id)
     profile = await svc.storage.get_user(user_key)
-    answer = _route(svc, text, profile.municipality if profile else None)
+    answer = svc.router.route(text, profile.municipality if profile else None)
     reply = render_html(answer, svc.kb)
     await send_html(context.bot, message.chat_id, reply,
                     reply_markup=answer_keyboard(answer, update.update_id, svc.kb))
@@ -175,7 +167,7 @@ async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     municipality = stored.get("municipality") or (profile.municipality if profile else None)
     if kind == "rk":
         municipality = choice if choice in svc.kb.municipalities else municipality
-    answer = _route(svc, stored["text"], municipality, topic=choice if kind == "rt" else None)
+    answer = svc.router.route(stored["text"], municipality, topic=choice if kind == "rt" else None)
     await send_html(context.bot, query.message.chat.id, render_html(answer, svc.kb),
                     reply_markup=answer_keyboard(answer, int(update_id), svc.kb))
 
