@@ -246,9 +246,9 @@ class Matcher:
                         break
                 break
         else:
-            for abbr in self.abbreviations:
-                tail = folded[len(abbr) :]
-                if folded.startswith(abbr) and len(tail) >= 4 and (tail in self._folded_words or stem(tail) in self._folded_stems):
+            for n in range(1, 5):  # abbreviations are at most four letters
+                abbr, tail = folded[:n], folded[n:]
+                if abbr in self.abbreviations and len(tail) >= 4 and (tail in self._folded_words or stem(tail) in self._folded_stems):
                     parts |= self._known_folded(abbr) | {abbr} | self._known_folded(tail)
         # Longest known last word (the head of a Swedish compound carries the meaning),
         # possibly inflected ("…problematiken"): string checks only, no stemming per cut.

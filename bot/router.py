@@ -84,7 +84,8 @@ _FILLER = frozenset(fold(w) for w in ("så", "mycket", "snälla", "och", "du", "
 @dataclass(frozen=True)
 class _Keyword:
     topic: str
-    weight: float
+    weight: float  # divided among the topics that share the keyword
+    own_weight: float  # as written: 3 strong, 1 related (x1.4 for a phrase)
     urgent_topic: bool
 
 
@@ -145,7 +146,7 @@ class Router:
         for ps in keyword_phrases:
             share = math.sqrt(len(owners[ps]))
             self._keywords.append(
-                [_Keyword(tid, w / share, kb.topics[tid].urgent) for tid, w in owners[ps].items()]
+                [_Keyword(tid, w / share, w, kb.topics[tid].urgent) for tid, w in owners[ps].items()]
             )
 
         # TF-IDF over the example phrasings, one document per phrasing.
@@ -380,7 +381,7 @@ class Router:
     def _strongest_keyword(self, keyword_hits: list[PhraseHit]) -> float:
         """The unshared weight of the strongest keyword found (3 for a strong keyword)."""
         return max(
-            (kw.weight * math.sqrt(len(self._keywords[h.key])) for h in keyword_hits for kw in self._keywords[h.key]),
+            (kw.own_weight for h in keyword_hits for kw in self._keywords[h.key]),
             default=0.0,
         )
 
