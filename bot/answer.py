@@ -13,6 +13,22 @@ from typing import Any
 from bot.schema import Contact, Material, Topic
 
 
+class Risk(StrEnum):
+    """How acute the danger to a child is, as the router judged it."""
+
+    NONE = "none"  # nothing acute: the ordinary answer
+    POSSIBLE = "possible"  # a risk that may be acute: one line with the acute numbers above the answer
+    ACUTE = "acute"  # a child at risk now: the answer starts with the emergency route
+
+
+class Danger(StrEnum):
+    """What kind of acute danger, which decides the emergency route."""
+
+    SELF_HARM = "self-harm"  # suicide risk or self-injury: 112 if life is at risk, BUP akut
+    VIOLENCE = "violence"  # violence or abuse at home or by an adult: 112, social services / socialjour
+    UNSAFE_HOME = "unsafe-home"  # a child afraid to go home: do not send the child home
+
+
 class Kind(StrEnum):
     """What sort of message the router saw."""
 
@@ -51,8 +67,11 @@ class Answer:
     kind: Kind
     municipality: str | None
     municipality_from_text: bool
-    urgent: bool
+    urgent: bool  # exactly when risk is ACUTE
     office_hours: bool
+    risk: Risk = Risk.NONE
+    danger: Danger | None = None  # set when risk is not NONE
+    language: str = "sv"  # "en" when the message was written in English
     topics: tuple[TopicScore, ...] = ()
     contacts: tuple[RoutedContact, ...] = ()
     emergency: tuple[RoutedContact, ...] = ()
@@ -92,6 +111,9 @@ class Answer:
         return {
             "municipality": self.municipality,
             "urgent": self.urgent,
+            "risk": self.risk.value,
+            "danger": self.danger.value if self.danger else None,
+            "language": self.language,
             "topics": [{"id": t.id, "score": round(t.score, 3)} for t in self.topics],
             "contacts": out_contacts,
             "materials": [{"id": m.id} for m in self.materials],

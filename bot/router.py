@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from bot.answer import Answer, Kind, RoutedContact, TopicScore
+from bot.answer import Answer, Danger, Kind, Risk, RoutedContact, TopicScore
 from bot.knowledge import KnowledgeBase
 from bot.matching import Analysis, Lexicon, Matcher, PhraseHit, phrase_stems
 from bot.normalize import BREAK, fold, tokens, words
@@ -74,6 +74,8 @@ EMERGENCY_ROLES = {
     "sjalvmord-sjalvskada": ("bup-akut", "social"),
     "vald-overgrepp": ("social", "polis"),
 }
+
+_DANGER_OF = {"sjalvmord-sjalvskada": Danger.SELF_HARM, "vald-overgrepp": Danger.VIOLENCE}
 
 CLARIFY_MUNICIPALITY = "Vilken kommun gäller det? Skriv kommunens namn (eller välj med /kommun), så visar jag rätt kontaktperson."
 CLARIFY_TOPICS = "Gäller det främst {a} eller {b}? Välj det som passar bäst, så blir svaret mer träffsäkert."
@@ -295,6 +297,8 @@ class Router:
         return Answer(
             kind=Kind.ANSWER,
             urgent=urgent_topic is not None,
+            risk=Risk.ACUTE if urgent_topic else Risk.NONE,
+            danger=_DANGER_OF.get(urgent_topic) if urgent_topic else None,
             topics=topics,
             contacts=contacts,
             emergency=emergency,
