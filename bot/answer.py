@@ -37,6 +37,7 @@ class Kind(StrEnum):
     GREETING = "greeting"  # hello: answered kindly, not counted as a miss
     THANKS = "thanks"  # thank you: answered kindly, not counted as a miss
     EMPTY = "empty"  # nothing left after removing emoji, markup and whitespace
+    CLARIFY = "clarify"  # a worried message too vague to route: Lotsen asks what it is about
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ EXIT_KNOWLEDGE = 2
 def load(settings: Settings) -> tuple[KnowledgeBase, Router]:
     """Loads the knowledge base named by the settings and builds its router."""
     kb = load_knowledge(settings.knowledge_dir, settings.contacts_file)
-    return kb, Router(kb)
+    return kb, Router.for_settings(kb, settings)
 
 
 def _municipality_arg(kb: KnowledgeBase, value: str | None) -> str | None:

@@ -47,6 +47,23 @@ def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
         raise ConfigError(f"{name} ska vara ett heltal, fick {raw!r}") from None
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "på", "pa", "on", "ja", "true", "yes"):
+        return True
+    if raw in ("0", "av", "off", "nej", "false", "no"):
+        return False
+    raise ConfigError(f"{name} ska vara på eller av, fick {raw!r}")
+
+
+def _default_cache(env: Mapping[str, str]) -> Path | None:
+    """$XDG_CACHE_HOME/lotsen or ~/.cache/lotsen (None when there is no home directory)."""
+    base = env.get("XDG_CACHE_HOME") or (str(Path(env["HOME"]) / ".cache") if env.get("HOME") else "")
+    return Path(base) / "lotsen" if base else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """All of Lotsen's settings; build it with `Settings.from_env()`."""
@@ -62,6 +79,8 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     log_level: str = "INFO"
     webhook_secret: str | None = None
+    encoder: bool = True
+    cache_dir: Path | None = field(default_factory=lambda: _default_cache(os.environ))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,4 +102,6 @@ class Settings:
             retention_days=retention,
             log_level=(env.get("LOTSEN_LOG_LEVEL") or "INFO").upper(),
             webhook_secret=(env.get("LOTSEN_WEBHOOK_SECRET") or "").strip() or None,
+            encoder=_switch(env, "LOTSEN_ENCODER", True),
+            cache_dir=Path(env["LOTSEN_CACHE_DIR"]) if env.get("LOTSEN_CACHE_DIR") else _default_cache(env),
         )

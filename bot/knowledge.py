@@ -29,6 +29,7 @@ from bot.schema import (
     Glossary,
     Material,
     Municipality,
+    RiskExamples,
     Role,
     SmallTalk,
     Topic,
@@ -53,6 +54,7 @@ REQUIRED_TOPICS = (
     "npf", "skolfranvaro", "oro-hemmet", "sjalvmord-sjalvskada", "psykisk-ohalsa",
     "funktionsnedsattning", "sip", "foraldraskapsstod", "vald-overgrepp", "missbruk",
     "kriminalitet", "kamrater-ensamhet", "barnets-basta-hjulet", "samverkan-konsultation", "smabarn",
+    "sorg-kris",
 )  # fmt: skip
 REQUIRED_MATERIALS = (
     "hjulet", "hjulet-ofargat", "hjulet-stodmaterial", "case-alina-axel-amir", "case-ella",
@@ -174,6 +176,7 @@ class KnowledgeBase:
     glossary: Glossary
     smalltalk: SmallTalk
     urgency: Urgency
+    risk: RiskExamples
     wheel: Wheel
     contacts: Contacts
     source: Path
@@ -283,6 +286,7 @@ def load_knowledge(knowledge_dir: Path, contacts_file: Path) -> KnowledgeBase:
     glossary, _ = single("glossary.yaml", Glossary)
     smalltalk, _ = single("smalltalk.yaml", SmallTalk)
     urgency, urgency_doc = single("urgency.yaml", Urgency)
+    risk, _ = single("risk.yaml", RiskExamples)
     wheel, _ = single("hjulet.yaml", Wheel)
     contacts_doc = _read_yaml(contacts_file, contacts_file.name, problems)
     contacts = _load_contacts(contacts_doc, problems) if contacts_doc else None
@@ -314,16 +318,16 @@ def load_knowledge(knowledge_dir: Path, contacts_file: Path) -> KnowledgeBase:
                 problems.append(Problem(doc.label, doc.line(("materials", i)), f'materialet "{mat}" finns inte', _suggest(mat, materials)))
 
     if urgency is not None and urgency_doc is not None:
-        for i, signal in enumerate(urgency.signals):
-            if signal.topic not in topics:
-                problems.append(Problem(urgency_doc.label, urgency_doc.line(("signals", i)), f'ämnet "{signal.topic}" finns inte', _suggest(signal.topic, topics)))
+        for i, concept in enumerate(urgency.concepts):
+            if concept.topic not in topics:
+                problems.append(Problem(urgency_doc.label, urgency_doc.line(("concepts", i, "topic")), f'ämnet "{concept.topic}" finns inte', _suggest(concept.topic, topics)))
 
     if contacts is not None and contacts_doc is not None:
         _check_contacts(contacts, contacts_doc, roles, municipalities, problems)
 
     if problems:
         raise KnowledgeError(_unique(problems))
-    assert glossary and smalltalk and urgency and wheel and contacts
+    assert glossary and smalltalk and urgency and risk and wheel and contacts
     return KnowledgeBase(
         topics=topics,
         materials=materials,
@@ -332,6 +336,7 @@ def load_knowledge(knowledge_dir: Path, contacts_file: Path) -> KnowledgeBase:
         glossary=glossary,
         smalltalk=smalltalk,
         urgency=urgency,
+        risk=risk,
         wheel=wheel,
         contacts=contacts,
         source=knowledge_dir,

@@ -18,7 +18,7 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
-from bot.normalize import BREAK, fold, stem, words
+from bot.normalize import BREAK, fold, sentences, stem, words
 
 MAX_GAP = 2  # words allowed between the parts of a keyword phrase
 MIN_PREFIX = 4  # shortest known word accepted as the first part of a compound
@@ -44,6 +44,7 @@ class Analysis:
     words: list[str]  # folded words and "." clause breaks
     alts: list[set[str]]
     clause: list[int]
+    sentence: list[int] = field(default_factory=list)  # sentence number of each position
     municipalities: list[tuple[str, int]] = field(default_factory=list)  # (id, position) in text order
 
 
@@ -89,10 +90,15 @@ class PhraseSet:
         """Every occurrence of every phrase, parts in order with at most MAX_GAP words between."""
         hits: list[PhraseHit] = []
         alts, n = analysis.alts, len(analysis.alts)
+        sentence = analysis.sentence or [0] * n
         for pos in range(n):
+            # A phrase never reaches past the end of its sentence.
+            stop = pos
+            while stop < n and sentence[stop] == sentence[pos]:
+                stop += 1
             for s in alts[pos]:
                 for form in self._by_first.get(s, ()):
-                    end = self._match_rest(self._forms[form], alts, pos, n)
+                    end = self._match_rest(self._forms[form], alts, pos, stop)
                     if end is not None:
                         hits.append(PhraseHit(self._key_of_form[form], pos, end))
         return hits
@@ -306,7 +312,15 @@ class Matcher:
 
     def analyse(self, text: str) -> Analysis:
         """Breaks a message into positions with candidate stems, clauses and named places."""
-        raw = words(text)
+        raw: list[str] = []
+        sentence: list[int] = []
+        for number, part in enumerate(sentences(text)):
+            part_words = words(part)
+            if raw and part_words:
+                raw.append(BREAK)
+                sentence.append(number)
+            raw += part_words
+            sentence += [number] * len(part_words)
         folded = [fold(w) for w in raw]
         alts: list[set[str]] = []
         clause: list[int] = []
@@ -318,7 +332,7 @@ class Matcher:
             else:
                 alts.append(set(self._expand(w)))
             clause.append(current)
-        analysis = Analysis(folded, alts, clause)
+        analysis = Analysis(folded, alts, clause, sentence)
         i = 0
         while i < len(folded):
             found = self._place_at(folded, i) if folded[i] != BREAK else None

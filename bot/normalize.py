@@ -97,6 +97,30 @@ def words(text: str) -> list[str]:
     return out
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[.!?])(?=[A-ZÅÄÖ])")
+
+
+def sentences(text: str) -> list[str]:
+    """The text split into sentences (at . ! ? followed by space or a capital, and at line breaks)."""
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+# Frequent English and Swedish function words: a message with more of the first is English.
+_ENGLISH = frozenset(
+    ["the", "and", "is", "are", "was", "were", "she", "he", "her", "his", "him", "they", "their", "them", "a", "an", "to", "of", "in", "with", "what", "how", "who", "my", "our", "we", "student", "pupil", "school", "teacher", "home", "parents", "has", "have", "had", "this", "that", "not", "it", "i", "you", "for", "at", "on", "about"]
+)
+_SWEDISH = frozenset(
+    ["och", "är", "att", "det", "en", "ett", "som", "har", "inte", "jag", "hon", "han", "på", "med", "för", "av", "vi", "de", "den", "till", "om", "vad", "hur", "vem", "min", "vår", "elev", "eleven", "skolan", "lärare", "hemma", "hennes", "hans", "sig", "sin", "sitt", "ska", "kan", "var"]
+)
+
+
+def is_english(content: list[str]) -> bool:
+    """True when a message's words (as from `words`) are mostly English function words."""
+    en = sum(1 for w in content if w in _ENGLISH)
+    sv = sum(1 for w in content if w in _SWEDISH)
+    return en >= 2 and en > 2 * sv
+
+
 def tokens(text: str) -> list[str]:
     """Folded words (å/ä → a, ö → o) with "." marking clause breaks."""
     return [fold(w) for w in words(text)]

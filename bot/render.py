@@ -85,6 +85,12 @@ def _blocks(answer: Answer, kb: KnowledgeBase, out: _Out) -> None:
     if answer.kind is Kind.DECLINED:
         out.add(out.esc(kb.smalltalk.reply_decline))
         return
+    if answer.kind is Kind.CLARIFY:
+        out.add(f"❓ {out.esc(answer.clarify or '')}")
+        for i, tid in enumerate(answer.clarify_topics, 1):
+            if tid in kb.topics:
+                out.add(out.esc(f"{i}. {kb.topics[tid].name}"))
+        return
 
     if answer.urgent:
         emergency = kb.urgency.emergency_text.strip().splitlines()

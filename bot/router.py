@@ -1,106 +1,138 @@
-"""The router: from a message to an `Answer` — which topic, which municipality, how urgent.
+"""The router: from a message to an `Answer` — which topic, which municipality, how acute.
 
 Pure and synchronous: it knows nothing of Telegram or SQLite, and the same
 text, municipality and time always give the same answer. Build one `Router`
-per knowledge base (building indexes takes a few milliseconds; routing a
-message well under one).
+per knowledge base.
 
-How a message is scored:
-1. `bot.matching` breaks it into word positions with candidate stems
-   (typos corrected, compounds split, abbreviations expanded) and finds the
-   municipalities and localities named in it.
-2. Each topic collects the weight of its keywords found in the text — strong
-   keywords 3, related words 1, shared keywords divided among the topics that
-   share them — plus a TF-IDF similarity to its example phrasings. Keywords of
-   the urgent topics do not count inside a negated clause ("inga
-   självmordstankar, men ...").
-3. Urgency needs an acute signal (knowledge/urgency.yaml) that is not negated
-   and not part of a general question ("hur funkar ...", "rutin"), unless the
-   message also says the child is at risk now ("nu", "idag", "sitter hos mig").
-4. Too little evidence, or an off-topic cue without a strong keyword, declines;
-   greetings and thanks get a friendly reply instead.
+How a message is decided:
+1. `bot.matching` breaks it into word positions with candidate stems (typos,
+   compounds, abbreviations), clauses and sentences, and finds the
+   municipalities and localities named in it (a place in the text wins over
+   the user's profile).
+2. `bot.lexical` scores every topic by its words; `bot.semantic` encodes the
+   message with a multilingual sentence encoder and compares it with every
+   topic's example phrasings, the off-topic examples and the risk exemplars.
+   The two are fused: words lead, meaning adds to them, and meaning decides
+   when the words are too weak to (paraphrases, described behaviour,
+   unaccented text, English). Without the encoder the router works on words.
+3. Risk (`bot.risk`): an acute concept ("skär sig", blood … arm, a child
+   saying someone comes into her room at night) that is not negated, past,
+   assessed as low, grief or a general question in its sentence makes the
+   answer acute; a weakened one, or a message that reads like the acute
+   exemplars, makes it possible.
+4. Too little evidence declines (greetings and thanks get a friendly reply);
+   a short worried message with nothing to go on asks what it is about.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
+import numpy as np
 
 from bot.answer import Answer, Danger, Kind, Risk, RoutedContact, TopicScore
+from bot.config import Settings
 from bot.knowledge import KnowledgeBase
+from bot.lexical import LexicalScorer
 from bot.matching import Analysis, Lexicon, Matcher, PhraseHit, phrase_stems
-from bot.normalize import BREAK, fold, tokens, words
+from bot.normalize import BREAK, fold, is_english, sentences, tokens, words
 from bot.personnummer import PLACEHOLDER, redact
 from bot.personnummer import contains as has_personnummer
+from bot.risk import ConceptHit, Concepts
+from bot.semantic import EmbeddingCache, Encoder, SemanticIndex, shared_encoder
 
 TZ = ZoneInfo("Europe/Stockholm")
-MAX_INPUT_CHARS = 2000  # longer messages are routed on their first part
+MAX_INPUT_CHARS = 2000  # the longest text Lotsen stores for a question or consultation
+READ_CHARS = 4096  # routing reads a whole Telegram message
 
-STRONG = 3.0  # weight of a strong keyword
-RELATED = 1.0  # weight of a related word
-PHRASE_BONUS = 1.4  # multi-word keywords are more specific than single words
-SIMILARITY = 4.0  # weight of the TF-IDF similarity to a topic's phrasings
-CHAR_SIMILARITY = 6.0  # weight of the character n-gram similarity
-CHAR_CANDIDATES = 6  # topics (best by words) that the n-gram similarity is computed for
-SIGNAL_BOOST = 1.0  # an acute signal puts its topic this far ahead of the next
-DECLINE_BELOW = 2.2  # less evidence than this (raw score) declines
+DECLINE_BELOW = 2.2  # less fused evidence than this declines
 OFFTOPIC_NEEDS = 3.0  # with an off-topic cue, at least one strong keyword is needed
-NOW_NEEDS = 5.0  # evidence an urgent topic needs to be an emergency on "now" words alone
+NOW_NEEDS = 5.0  # lexical evidence an urgent topic needs to be acute on "now" words alone
 TIE_RATIO = 0.85  # a second topic this close to the first asks to clarify
 KEEP_RATIO = 0.45  # topics listed besides the first
 MAX_TOPICS = 3
+SIGNAL_BOOST = 1.0  # an acute topic is put this far ahead of the next
 
-# Words that say this is a real child now, not a general question: they override
-# a general-question marker ("rutin", "hur funkar") in the same message. Matching
-# is on stems, so only forms whose stem differs from the present tense are used
-# ("berättade" stems like "berättar" and would make every routine question urgent).
-IMMEDIACY = (
-    "just nu", "idag", "i dag", "igår", "i går", "ikväll", "i kväll", "i natt", "inatt",
-    "i morse", "imorse", "precis", "nyss", "sitter hos mig", "sitter kvar", "akut", "i helgen",
-    "sa att", "sade att", "visade",
-    "right now", "today", "tonight", "yesterday", "last night", "told me", "showed me",
-)  # fmt: skip
+# Fusion of the sentence encoder with the word scores (see `_fuse`).
+SEM_WEIGHT = 3.0  # score added to the topic nearest in meaning
+SEM_WINDOW = 0.04  # topics within this cosine of the nearest get a share of SEM_WEIGHT
+SEM_ACCEPT = 0.885  # cosine to a topic's phrasings at which meaning alone answers
+SEM_OFF_MARGIN = 0.025  # ... provided the message is this much nearer a topic than any off-topic example
+SEM_OFF_BELOW = 0.0  # nearer an off-topic example than any topic: off-topic unless the words are strong
+SEM_FAR = 0.86  # this far from every topic: off-topic unless the words are strong
+WORDS_OVERRIDE = 4.5  # word evidence that answers even when the meaning looks off-topic
+SEM_ACUTE = 0.024  # risk margin (acute minus calm exemplars) that makes a message acute
+SEM_POSSIBLE = 0.012  # risk margin that makes it possibly acute
+VAGUE_WORDS = 8  # a worried message this short, with nothing to go on, gets a clarifying question
+CLARIFY_CHOICES = 5
 
-# Emergency roles per urgent topic; "social" means social services within
-# office hours and the social on-call service (socialjour) outside them.
-EMERGENCY_ROLES = {
-    "sjalvmord-sjalvskada": ("bup-akut", "social"),
-    "vald-overgrepp": ("social", "polis"),
+# Emergency roles per danger; "social" is social services within office hours and
+# the social on-call service (socialjour) outside them.
+EMERGENCY_ROLES: dict[Danger, tuple[str, ...]] = {
+    Danger.SELF_HARM: ("bup-akut", "social"),
+    Danger.VIOLENCE: ("social", "polis"),
+    Danger.UNSAFE_HOME: ("social", "polis"),
 }
-
-_DANGER_OF = {"sjalvmord-sjalvskada": Danger.SELF_HARM, "vald-overgrepp": Danger.VIOLENCE}
 
 CLARIFY_MUNICIPALITY = "Vilken kommun gäller det? Skriv kommunens namn (eller välj med /kommun), så visar jag rätt kontaktperson."
 CLARIFY_TOPICS = "Gäller det främst {a} eller {b}? Välj det som passar bäst, så blir svaret mer träffsäkert."
+CLARIFY_VAGUE = "Berätta lite mer, så hittar jag rätt väg: vad är det du är orolig för? Välj det som ligger närmast, eller skriv med egna ord vad du har sett eller hört."
 
 _FILLER = frozenset(fold(w) for w in ("så", "mycket", "snälla", "och", "du", "ni", "alla", "på", "er", "dig", "lotsen", "igen", "hälsningar", "mvh", "bra", "toppen", "super", "vänligen", "allihop"))
+# Words of a worried but empty message ("jag är orolig för en elev", "hjälp!").
+_WORRY = frozenset({"orolig", "oro", "oroar", "oroad", "bekymrad", "bekymmer", "hjälp", "hjalp", "worried", "help", "concerned"})
+# Words that say nothing about what the worry is (folded).
+_EMPTY = frozenset(fold(w) for w in (
+    "jag", "är", "för", "en", "ett", "av", "min", "mina", "vår", "våra", "elev", "elever", "eleven", "barn",
+    "barnet", "om", "det", "i", "klassen", "klass", "vi", "har", "lite", "väldigt", "så", "mycket", "kan", "du",
+    "någon", "nån", "behöver", "hej", "the", "a", "am", "about", "student", "pupil", "child", "my", "we", "are",
+    "one", "of", "need", "can", "you", "me", "please", "snälla",
+))
 
 
 @dataclass(frozen=True)
-class _Keyword:
-    topic: str
-    weight: float  # divided among the topics that share the keyword
-    own_weight: float  # as written: 3 strong, 1 related (x1.4 for a phrase)
-    urgent_topic: bool
+class _Risk:
+    level: Risk
+    danger: Danger | None
+    topic: str | None
+    from_words: bool = True  # an acute concept in the words (answers even when nothing else does)
 
 
 class Router:
     """Routes messages for one knowledge base; see the module docstring for how."""
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, *, encoder: Encoder | None = None, cache: EmbeddingCache | None = None):
+        """Builds the indexes; with an `encoder` also the semantic index (its vectors cached in `cache`)."""
         self.kb = kb
         self._holidays = holidays.country_holidays("SE")
         start, end = kb.urgency.office_hours.split("-")
         self._office = (time.fromisoformat(start), time.fromisoformat(end))
+        self.matcher = self._build_matcher()
+        self.concepts = Concepts(kb.urgency)
+        self._negations = frozenset(s for n in kb.urgency.negations for s in phrase_stems(n))
+        self.lexical = LexicalScorer(kb, self._negations)
+        self._build_small_talk()
+        self._lexicon = self._build_lexicon()
+        self.semantic = self._build_semantic(encoder, cache) if encoder is not None else None
 
-        # Vocabulary: every word the knowledge base uses.
+    @classmethod
+    def for_settings(cls, kb: KnowledgeBase, settings: Settings) -> Router:
+        """The router as configured: with the shared sentence encoder unless LOTSEN_ENCODER=av."""
+        if not settings.encoder:
+            return cls(kb)
+        return cls(kb, encoder=shared_encoder(), cache=EmbeddingCache(settings.cache_dir))
+
+    # -- builders ------------------------------------------------------------
+
+    def _vocabulary(self) -> set[str]:
+        """Every word the knowledge base uses (for typo correction and compounds)."""
+        kb = self.kb
         texts: list[str] = []
         for t in kb.topics.values():
             texts += [t.name, *t.keywords, *t.related, *t.phrasings]
@@ -109,21 +141,23 @@ class Router:
         for g in kb.glossary.terms:
             texts += [g.term, g.means]
         texts += [*kb.smalltalk.greetings, *kb.smalltalk.thanks, *kb.smalltalk.offtopic]
-        texts += [s.phrase for s in kb.urgency.signals]
-        texts += [*kb.urgency.negations, *kb.urgency.general_markers]
-        vocabulary = {w for text in texts for w in words(text) if w != BREAK}
+        u = kb.urgency
+        for c in u.concepts:
+            texts += [*c.phrases, *(w for pair in c.pairs for side in pair for w in side)]
+        texts += [*u.negations, *u.past, *u.assessed, *u.bereavement, *u.general_markers, *u.immediacy]
+        return {w for text in texts for w in words(text) if w != BREAK}
 
+    def _build_matcher(self) -> Matcher:
         glossary: dict[tuple[str, ...], tuple[str, ...]] = {}
-        for g in kb.glossary.terms:
+        for g in self.kb.glossary.terms:
             key = tuple(w for w in tokens(g.term) if w != BREAK)
             if key:
                 glossary[key] = tuple(dict.fromkeys(phrase_stems(g.means)))
         abbreviations = {k[0] for k in glossary if len(k) == 1 and len(k[0]) <= 4}
-
         places: dict[tuple[str, ...], str] = {}
         names: dict[str, str] = {}
         name_words: set[str] = set()
-        for m in kb.municipalities.values():
+        for m in self.kb.municipalities.values():
             for label in (m.id, m.name, *m.aliases, *m.localities):
                 key = tuple(w for w in tokens(label) if w != BREAK)
                 if key:
@@ -131,98 +165,39 @@ class Router:
             for w in (m.id, *[w for w in tokens(m.name) if w != BREAK]):
                 names[w] = m.id
             name_words.update(w for w in words(m.name) if w != BREAK)
-        self.matcher = Matcher(vocabulary - name_words - set(names), glossary, places, names, abbreviations)
+        return Matcher(self._vocabulary() - name_words - set(names), glossary, places, names, abbreviations)
 
-        # Keywords: phrase stems -> weight per topic, shared weight divided by sqrt(#topics).
-        owners: dict[tuple[str, ...], dict[str, float]] = defaultdict(dict)
-        for t in kb.topics.values():
-            for cues, weight in ((t.keywords, STRONG), (t.related, RELATED)):
-                for kw in cues:
-                    ps = phrase_stems(kw)
-                    if not ps:
-                        continue
-                    w = weight * (PHRASE_BONUS if len(ps) > 1 else 1.0)
-                    owners[ps][t.id] = max(owners[ps].get(t.id, 0.0), w)
-        keyword_phrases = list(owners)
-        self._keywords: list[list[_Keyword]] = []
-        for ps in keyword_phrases:
-            share = math.sqrt(len(owners[ps]))
-            self._keywords.append(
-                [_Keyword(tid, w / share, w, kb.topics[tid].urgent) for tid, w in owners[ps].items()]
-            )
+    def _build_small_talk(self) -> None:
+        st = self.kb.smalltalk
+        self._greeting_words = frozenset(w for g in st.greetings for w in tokens(g) if w != BREAK)
+        self._thanks_words = frozenset(w for g in st.thanks for w in tokens(g) if w != BREAK)
 
-        # TF-IDF over the example phrasings, one document per phrasing.
-        doc_freq: dict[str, int] = defaultdict(int)
-        sentences: list[tuple[str, set[str]]] = []
-        for t in kb.topics.values():
-            for p in t.phrasings:
-                terms = set(phrase_stems(p))
-                sentences.append((t.id, terms))
-                for term in terms:
-                    doc_freq[term] += 1
-        n_docs = max(1, len(sentences))
-        self._idf = {term: math.log((1 + n_docs) / (1 + df)) + 1.0 for term, df in doc_freq.items()}
-        centroid: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for tid, terms in sentences:
-            for term in terms:
-                centroid[tid][term] += self._idf[term]
-        self._centroids: dict[str, dict[str, float]] = {}
-        for tid, vec in centroid.items():
-            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-            self._centroids[tid] = {term: v / norm for term, v in vec.items()}
-        self._postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for tid, vec in self._centroids.items():
-            for term, v in vec.items():
-                self._postings[term].append((tid, v))
-
-        # Character n-grams (3-5 letters inside words, folded) over each topic's
-        # phrasings and keywords: robust to inflection, compounds and typos that
-        # the word-level matching misses.
-        gram_df: dict[str, int] = defaultdict(int)
-        topic_grams: dict[str, dict[str, float]] = {}
-        for t in kb.topics.values():
-            counts: dict[str, float] = defaultdict(float)
-            for text in (*t.phrasings, *t.keywords, *t.related):
-                for g in _char_grams(tokens(text)):
-                    counts[g] += 1.0
-            topic_grams[t.id] = counts
-            for g in counts:
-                gram_df[g] += 1
-        n_topics = max(1, len(kb.topics))
-        self._gram_idf = {g: math.log((1 + n_topics) / (1 + df)) + 1.0 for g, df in gram_df.items()}
-        self._known_grams = lru_cache(maxsize=65536)(self._known_grams_of)
-        self._gram_norm2 = lru_cache(maxsize=65536)(self._gram_norm2_of)
-        self._gram_dot = lru_cache(maxsize=262144)(self._gram_dot_of)
-        self._gram_vectors: dict[str, dict[str, float]] = {}
-        for tid, counts in topic_grams.items():
-            vec = {g: (1.0 + math.log(c)) * self._gram_idf[g] for g, c in counts.items()}
-            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-            self._gram_vectors[tid] = {g: v / norm for g, v in vec.items()}
-
-        # Urgency, negation, general questions, small talk, materials.
-        self._signal_topic = [s.topic for s in kb.urgency.signals]
-        self._negations = frozenset(s for n in kb.urgency.negations for s in phrase_stems(n))
-        self._greeting_words = frozenset(w for g in kb.smalltalk.greetings for w in tokens(g) if w != BREAK)
-        self._thanks_words = frozenset(w for g in kb.smalltalk.thanks for w in tokens(g) if w != BREAK)
+    def _build_lexicon(self) -> Lexicon:
+        """Every phrase the router itself looks for, found in one pass over the message."""
         material_phrases: list[tuple[str, ...]] = []
         self._material_of: list[str] = []
-        for m in kb.materials.values():
+        for m in self.kb.materials.values():
             for kw in m.keywords:
                 material_phrases.append(phrase_stems(kw))
                 self._material_of.append(m.id)
-        # Every phrase the router looks for, found in one pass over the message.
-        self._lexicon = Lexicon(
+        return Lexicon(
             {
-                "keywords": keyword_phrases,
-                "signals": [phrase_stems(s.phrase) for s in kb.urgency.signals],
-                "general": [phrase_stems(g) for g in kb.urgency.general_markers],
-                "immediacy": [phrase_stems(i) for i in IMMEDIACY],
-                "offtopic": [phrase_stems(o) for o in kb.smalltalk.offtopic],
+                "keywords": self.lexical.keyword_phrases,
+                "immediacy": [phrase_stems(i) for i in self.kb.urgency.immediacy],
+                "offtopic": [phrase_stems(o) for o in self.kb.smalltalk.offtopic],
                 "materials": material_phrases,
             }
         )
 
-    # ------------------------------------------------------------------
+    def _build_semantic(self, encoder: Encoder, cache: EmbeddingCache | None) -> SemanticIndex | None:
+        kb = self.kb
+        topics = {t.id: [t.name, *t.phrasings] for t in kb.topics.values()}
+        offtopic = [o for o in kb.smalltalk.offtopic if len(o.split()) >= 3] or list(kb.smalltalk.offtopic)
+        return SemanticIndex.build(
+            encoder, cache or EmbeddingCache(None), topics, offtopic, dict(kb.risk.acute), kb.risk.calm
+        )
+
+    # -- routing ---------------------------------------------------------------
 
     def route(
         self, text: str, municipality: str | None = None, now: datetime | None = None, topic: str | None = None
@@ -234,188 +209,174 @@ class Router:
         now = now or datetime.now(UTC)
         # Text already redacted by an adapter (re-routing a logged question) still counts as carrying one.
         found_pnr = PLACEHOLDER in text or has_personnummer(text)
-        notes: list[str] = []
         if found_pnr:
             text = redact(text).replace(PLACEHOLDER, " ")
-        if len(text) > MAX_INPUT_CHARS:
-            text = text[:MAX_INPUT_CHARS]
-            notes.append("Meddelandet var långt, så jag har läst de första 2 000 tecknen.")
+        notes: tuple[str, ...] = ()
+        if len(text) > READ_CHARS:
+            text = text[:READ_CHARS]
+            notes = ("Meddelandet var långt, så jag har läst de första 4 000 tecknen.",)
         office = self.is_office_hours(now)
         analysis = self.matcher.analyse(text)
         named = [m for m, _ in analysis.municipalities]
         place = named[0] if named else None
         chosen = place or (municipality if municipality in self.kb.municipalities else None)
-
-        base = dict(
-            municipality=chosen,
-            municipality_from_text=place is not None,
-            office_hours=office,
-            personnummer=found_pnr,
-            notes=tuple(notes),
-        )
         content = [w for w in analysis.words if w != BREAK]
+        base = dict(
+            municipality=chosen, municipality_from_text=place is not None, office_hours=office,
+            personnummer=found_pnr, notes=notes, language="en" if is_english(content) else "sv",
+        )
         if not content:
             return Answer(kind=Kind.EMPTY, urgent=False, **base)
 
         hits = self._lexicon.find(analysis)
-        keyword_hits = hits["keywords"]
-        scores = self._score(analysis, keyword_hits)
-        urgent_topic = self._urgent_topic(analysis, hits, scores)
-        if urgent_topic:
-            # The emergency leads the answer, so its topic comes first.
-            scores[urgent_topic] = max(scores.values(), default=0.0) + SIGNAL_BOOST
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        best = ranked[0][1] if ranked else 0.0
-        strongest_keyword = self._strongest_keyword(keyword_hits)
-
+        vectors = self._encode(text)
+        lexical = self.lexical.score(analysis, hits["keywords"])
+        semantic = self.semantic.topic_similarity(vectors[0]) if vectors is not None and self.semantic else {}
+        scores = self._fuse(lexical, semantic)
+        risk = self._risk(analysis, hits, lexical, vectors)
         forced = topic if topic in self.kb.topics else None
+        if not forced and risk.level is Risk.NONE and self._vague_worry(content):
+            return self._clarify_vague(semantic, base)
+        if risk.level is Risk.ACUTE and risk.topic and not forced:
+            scores[risk.topic] = max(scores.values(), default=0.0) + SIGNAL_BOOST
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         if forced:
-            best = max(best, DECLINE_BELOW)
+            best = max(ranked[0][1] if ranked else 0.0, DECLINE_BELOW)
             ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
-        offtopic = bool(hits["offtopic"])
-        if not (urgent_topic or forced) and (best < DECLINE_BELOW or (offtopic and strongest_keyword < OFFTOPIC_NEEDS)):
-            return Answer(kind=self._small_talk_kind(content), urgent=False, **base)
+        elif not (risk.level is Risk.ACUTE and risk.from_words) and self._declines(lexical, hits, semantic, vectors):
+            return self._not_answered(content, semantic, risk, base)
+        return self._answer(ranked, hits, risk, forced, chosen, office, base)
 
-        # The first topic always (an emergency or a chosen topic may score low), then close ones.
+    def _answer(self, ranked: list[tuple[str, float]], hits: dict[str, list[PhraseHit]], risk: _Risk,
+                forced: str | None, chosen: str | None, office: bool, base: dict) -> Answer:
+        """The answer for the leading topics, with contacts, material and clarifying questions."""
+        best = ranked[0][1]
         kept = [ranked[0], *[(tid, s) for tid, s in ranked[1:] if s >= max(DECLINE_BELOW, KEEP_RATIO * best)]]
         kept = kept[:MAX_TOPICS]
         topics = tuple(TopicScore(self.kb.topics[tid], _confidence(s)) for tid, s in kept)
-        top = topics[0].topic
-
         clarify_parts: list[str] = []
         clarify_topics: tuple[str, ...] = ()
-        if len(kept) > 1 and kept[1][1] >= TIE_RATIO * kept[0][1] and not (urgent_topic or forced):
+        if len(kept) > 1 and kept[1][1] >= TIE_RATIO * kept[0][1] and not (risk.level is Risk.ACUTE or forced):
             clarify_topics = (kept[0][0], kept[1][0])
             a, b = (self.kb.topics[t].name.lower() for t in clarify_topics)
             clarify_parts.append(CLARIFY_TOPICS.format(a=a, b=b))
         if chosen is None:
             clarify_parts.append(CLARIFY_MUNICIPALITY)
-
-        emergency = self._emergency(urgent_topic, chosen, office) if urgent_topic else ()
-        contacts = self._contacts(top.roles, chosen, skip={c.contact.id for c in emergency})
-        materials = self._pick_materials(hits["materials"], [t.topic for t in topics])
+        emergency = self._emergency(risk.danger, chosen, office) if risk.level is not Risk.NONE else ()
+        contacts = self._contacts(topics[0].topic.roles, chosen, skip={c.contact.id for c in emergency})
         return Answer(
-            kind=Kind.ANSWER,
-            urgent=urgent_topic is not None,
-            risk=Risk.ACUTE if urgent_topic else Risk.NONE,
-            danger=_DANGER_OF.get(urgent_topic) if urgent_topic else None,
-            topics=topics,
-            contacts=contacts,
-            emergency=emergency,
-            materials=materials,
-            clarify=" ".join(clarify_parts) or None,
-            clarify_topics=clarify_topics,
-            clarify_municipality=chosen is None,
-            **base,
+            kind=Kind.ANSWER, urgent=risk.level is Risk.ACUTE, risk=risk.level, danger=risk.danger,
+            topics=topics, contacts=contacts, emergency=emergency,
+            materials=self._pick_materials(hits["materials"], [t.topic for t in topics]),
+            clarify=" ".join(clarify_parts) or None, clarify_topics=clarify_topics,
+            clarify_municipality=chosen is None, **base,
         )
 
-    # -- scoring ---------------------------------------------------------
+    def _clarify_vague(self, semantic: dict[str, float], base: dict) -> Answer:
+        """A clarifying question with the likeliest topics as choices."""
+        choices = [t for t in _DEFAULT_CHOICES if t in self.kb.topics]
+        choices += [t for t in sorted(semantic, key=lambda t: -semantic[t]) if t not in choices]
+        return Answer(kind=Kind.CLARIFY, urgent=False, clarify=CLARIFY_VAGUE,
+                      clarify_topics=tuple(choices[:CLARIFY_CHOICES]), **base)
 
-    def _negated(self, analysis: Analysis, start: int, end: int) -> bool:
-        """True when a negation word stands earlier in the same clause as the words start..end."""
-        clause = analysis.clause[start]
-        p = start - 1
-        while p >= 0 and analysis.clause[p] == clause:
-            if analysis.alts[p] & self._negations:
-                return True
-            p -= 1
-        return False
+    def _not_answered(self, content: list[str], semantic: dict[str, float], risk: _Risk, base: dict) -> Answer:
+        """A greeting, thanks or a decline."""
+        kind = self._small_talk_kind(content)
+        return Answer(kind=kind, urgent=False, risk=risk.level if risk.level is Risk.POSSIBLE else Risk.NONE,
+                      danger=risk.danger if risk.level is Risk.POSSIBLE else None, **base)
 
-    def _score(self, analysis: Analysis, keyword_hits: list[PhraseHit]) -> dict[str, float]:
-        """Keyword weights plus phrasing similarity per topic.
+    # -- evidence ------------------------------------------------------------
 
-        Each word counts once per topic: "BUP-kontakt" is one cue, not "BUP"
-        plus "kontakt" plus "BUP-kontakt". The heaviest keyword covering a word wins.
-        """
-        scores: dict[str, float] = defaultdict(float)
-        candidates: list[tuple[float, str, PhraseHit]] = []
-        negated: dict[int, bool] = {}
-        for hit in keyword_hits:
-            for kw in self._keywords[hit.key]:
-                if kw.urgent_topic:
-                    if hit.start not in negated:
-                        negated[hit.start] = self._negated(analysis, hit.start, hit.end)
-                    if negated[hit.start]:
-                        continue
-                candidates.append((kw.weight, kw.topic, hit))
-        covered: dict[str, set[int]] = defaultdict(set)
-        for weight, topic, hit in sorted(candidates, key=lambda c: (-c[0], c[2].start)):
-            span = set(range(hit.start, hit.end + 1))
-            if span <= covered[topic]:
-                continue
-            covered[topic] |= span
-            scores[topic] += weight
-        # TF-IDF similarity to each topic's phrasings.
-        terms = {s for alts in analysis.alts for s in alts if s in self._idf}
-        if terms:
-            qnorm = math.sqrt(sum(self._idf[t] ** 2 for t in terms))
-            sims: dict[str, float] = defaultdict(float)
-            for term in terms:
-                w = self._idf[term] / qnorm
-                for tid, v in self._postings[term]:
-                    sims[tid] += w * v
-            for tid, sim in sims.items():
-                scores[tid] += SIMILARITY * sim
-        # Character n-gram similarity, for the leading candidates only, so its cost
-        # stays the same however many topics the knowledge base grows to. The
-        # message vector is the sum of its distinct words' vectors, so each word's
-        # share is computed once and cached.
-        words = {w for w, a in zip(analysis.words, analysis.alts, strict=True) if a and len(w) >= 3}
-        norm2 = sum(self._gram_norm2(w) for w in words)
-        if norm2 > 0:
-            qnorm = math.sqrt(norm2)
-            for tid in heapq.nlargest(CHAR_CANDIDATES, scores, key=scores.__getitem__):
-                dot = sum(self._gram_dot(w, tid) for w in words)
-                scores[tid] += CHAR_SIMILARITY * dot / qnorm
+    def _encode(self, text: str) -> np.ndarray | None:
+        """The message's vector, then one per sentence when it has several (None without the encoder)."""
+        if self.semantic is None:
+            return None
+        parts = [s for s in sentences(text) if len(s.split()) >= 3][:8]
+        texts: Sequence[str] = [text, *parts] if len(parts) > 1 else [text]
+        return self.semantic.encode(texts)
+
+    def _fuse(self, lexical: dict[str, float], semantic: dict[str, float]) -> dict[str, float]:
+        """Word scores plus a share of SEM_WEIGHT for the topics nearest in meaning."""
+        scores: dict[str, float] = defaultdict(float, lexical)
+        if semantic:
+            top = max(semantic.values())
+            for tid, sim in semantic.items():
+                share = (sim - (top - SEM_WINDOW)) / SEM_WINDOW
+                if share > 0:
+                    scores[tid] += SEM_WEIGHT * share
         return dict(scores)
 
-    def _known_grams_of(self, word: str) -> tuple[tuple[str, float], ...]:
-        """A word's character n-grams that occur in the knowledge base, with their IDF."""
-        return tuple((g, self._gram_idf[g]) for g in _char_grams([word]) if g in self._gram_idf)
+    def _declines(self, lexical: dict[str, float], hits: dict[str, list[PhraseHit]],
+                  semantic: dict[str, float], vectors: np.ndarray | None) -> bool:
+        """True when the evidence is too weak, or the message is off-topic, to answer.
 
-    def _gram_norm2_of(self, word: str) -> float:
-        """Squared IDF norm of a word's known n-grams (the message is the sum of its words)."""
-        return sum(idf * idf for _, idf in self._known_grams(word))
-
-    def _gram_dot_of(self, word: str, topic: str) -> float:
-        """Dot product of one word's n-grams with a topic's n-gram vector."""
-        vec = self._gram_vectors.get(topic, {})
-        return sum(idf * vec.get(g, 0.0) for g, idf in self._known_grams(word))
-
-    def _strongest_keyword(self, keyword_hits: list[PhraseHit]) -> float:
-        """The unshared weight of the strongest keyword found (3 for a strong keyword)."""
-        return max(
-            (kw.own_weight for h in keyword_hits for kw in self._keywords[h.key]),
-            default=0.0,
-        )
-
-    def _urgent_topic(
-        self, analysis: Analysis, hits: dict[str, list[PhraseHit]], scores: dict[str, float]
-    ) -> str | None:
-        """The urgent topic this message is an emergency for, or None.
-
-        An emergency is an acute signal ("vill inte leva", "pappa slår henne",
-        knowledge/urgency.yaml), or a message clearly about an urgent topic
-        that says it is happening now ("idag", "just nu", "ska hem om en
-        timme"): new wordings of an emergency are the likeliest miss. Neither
-        counts when negated, nor in a general, hypothetical or past question
-        ("rutin", "om en elev skulle", "för två år sedan") unless the message
-        also says it is happening now. (Treating every strong keyword of an
-        urgent topic as a signal was measured and rejected: it found one more
-        emergency in 160 questions and raised four false alarms.)
+        Meaning decides first when it is clear: near a topic's phrasings (and nearer
+        them than any off-topic example) answers; nearer the off-topic examples
+        declines unless the words are strong. Otherwise the words decide.
         """
-        if hits["general"] and not hits["immediacy"]:
+        best = max(lexical.values(), default=0.0)
+        if semantic and vectors is not None and self.semantic is not None:
+            top = max(semantic.values())
+            margin = top - self.semantic.offtopic_similarity(vectors[0])
+            if top >= SEM_ACCEPT and margin >= SEM_OFF_MARGIN:
+                return False
+            if margin < SEM_OFF_BELOW or top < SEM_FAR:
+                return best < WORDS_OVERRIDE
+        if hits["offtopic"] and self.lexical.strongest_keyword(hits["keywords"]) < OFFTOPIC_NEEDS:
+            return True
+        return best < DECLINE_BELOW
+
+    def _risk(self, analysis: Analysis, hits: dict[str, list[PhraseHit]], lexical: dict[str, float],
+              vectors: np.ndarray | None) -> _Risk:
+        """Acute, possible or none, from the acute concepts and the risk exemplars."""
+        found, marked = self.concepts.find(analysis)
+        n_sentences = (max(analysis.sentence) + 1) if analysis.sentence else 1
+        general = bool(marked["general"]) and not marked["immediacy"] and n_sentences <= 2
+        acute = [h for h in found if h.weakened is None and not general]
+        if acute:
+            return self._concept_risk(acute[0], Risk.ACUTE)
+        now = self._urgent_now(hits, lexical, marked, general)
+        if now:
+            return now
+        danger, margin = self._semantic_risk(vectors)
+        weakened = [h for h in found if h.weakened in ("past", "assessed")]
+        calm = general or bool(marked["bereavement"] or marked["past"] or marked["assessed"])
+        if danger and margin >= SEM_ACUTE and not calm:
+            d = Danger(danger)
+            return _Risk(Risk.ACUTE, d, _TOPIC_OF_DANGER[d], from_words=False)
+        if weakened:
+            return self._concept_risk(weakened[0], Risk.POSSIBLE)
+        if danger and margin >= SEM_POSSIBLE and not general:
+            d = Danger(danger)
+            return _Risk(Risk.POSSIBLE, d, _TOPIC_OF_DANGER[d], from_words=False)
+        return _Risk(Risk.NONE, None, None)
+
+    def _concept_risk(self, hit: ConceptHit, level: Risk) -> _Risk:
+        concept = self.kb.urgency.concepts[hit.concept]
+        return _Risk(level, Danger(concept.danger), concept.topic)
+
+    def _urgent_now(self, hits: dict[str, list[PhraseHit]], lexical: dict[str, float],
+                    marked: dict[str, set[int]], general: bool) -> _Risk | None:
+        """A message mainly about an urgent topic that says it is happening now ("idag", "just nu")."""
+        calm = marked["bereavement"] or marked["past"] or marked["assessed"]
+        if general or calm or not hits["immediacy"] or not lexical:
             return None
-        signals = [h for h in hits["signals"] if not self._negated(analysis, h.start, h.end)]
-        if signals:
-            first = min(signals, key=lambda h: h.start)
-            return self._signal_topic[first.key]
-        # A message mainly about an urgent topic that says it is happening now.
-        if hits["immediacy"] and scores:
-            top = max(scores, key=lambda t: scores[t])
-            if self.kb.topics[top].urgent and scores[top] >= NOW_NEEDS:
-                return top
+        top = max(lexical, key=lambda t: lexical[t])
+        if self.kb.topics[top].urgent and lexical[top] >= NOW_NEEDS:
+            danger = Danger.SELF_HARM if top == "sjalvmord-sjalvskada" else Danger.VIOLENCE
+            return _Risk(Risk.ACUTE, danger, top)
         return None
+
+    def _semantic_risk(self, vectors: np.ndarray | None) -> tuple[str | None, float]:
+        """The nearest danger and its margin over the calm exemplars, for the message or its worst sentence."""
+        if vectors is None or self.semantic is None:
+            return None, -1.0
+        best: tuple[str | None, float] = (None, -1.0)
+        for q in vectors:
+            danger, margin = self.semantic.risk(q)
+            if margin > best[1]:
+                best = (danger, margin)
+        return best
 
     def _small_talk_kind(self, content: list[str]) -> Kind:
         """Thanks, a greeting (also "hej, vad kan du?") or a plain decline."""
@@ -425,6 +386,15 @@ class Router:
         if rest and rest[0] in self._greeting_words:
             return Kind.GREETING  # the greeting reply says what Lotsen can help with
         return Kind.DECLINED
+
+    @staticmethod
+    def _vague_worry(content: list[str]) -> bool:
+        """A short message that says someone is worried or needs help, and nothing about what."""
+        return (
+            len(content) <= VAGUE_WORDS
+            and any(w in _WORRY for w in content)
+            and all(w in _WORRY or w in _EMPTY for w in content)
+        )
 
     # -- contacts and materials ----------------------------------------------
 
@@ -445,12 +415,12 @@ class Router:
         local = municipality is not None and role in self.kb.contacts.municipalities.get(municipality, {})
         return RoutedContact(role, contact, municipality if local else None)
 
-    def _emergency(self, topic: str, municipality: str | None, office: bool) -> tuple[RoutedContact, ...]:
+    def _emergency(self, danger: Danger | None, municipality: str | None, office: bool) -> tuple[RoutedContact, ...]:
         out: list[RoutedContact] = []
         sos = next((c for c in self.kb.contacts.national if c.phone.replace(" ", "") == "112"), None)
         if sos is not None:
             out.append(RoutedContact("112", sos, None))
-        for role in EMERGENCY_ROLES.get(topic, ()):
+        for role in EMERGENCY_ROLES.get(danger, ()) if danger else ():
             if role == "social":
                 role = "socialtjanst-mottagning" if office and municipality else "socialjour"
             rc = self._routed(role, municipality)
@@ -478,17 +448,13 @@ class Router:
         return tuple(self.kb.materials[m] for m in dict.fromkeys(ids) if m in self.kb.materials)[:5]
 
 
-def _char_grams(words: list[str]) -> set[str]:
-    """Character 3-5-grams of each word padded with spaces (like scikit-learn's char_wb)."""
-    out: set[str] = set()
-    for w in words:
-        if w == BREAK:
-            continue
-        padded = f" {w} "
-        for n in (3, 4, 5):
-            for i in range(len(padded) - n + 1):
-                out.add(padded[i : i + n])
-    return out
+_TOPIC_OF_DANGER = {
+    Danger.SELF_HARM: "sjalvmord-sjalvskada",
+    Danger.VIOLENCE: "vald-overgrepp",
+    Danger.UNSAFE_HOME: "vald-overgrepp",
+}
+# What a vague worry is most often about: offered first when Lotsen asks.
+_DEFAULT_CHOICES = ("psykisk-ohalsa", "oro-hemmet", "skolfranvaro", "npf", "kamrater-ensamhet")
 
 
 def _confidence(raw: float) -> float:

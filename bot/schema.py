@@ -117,21 +117,45 @@ class SmallTalk(_Strict):
     reply_decline: str = Field(min_length=5)
 
 
-class AcuteSignal(_Strict):
-    """A phrase that means a child may be at risk right now."""
+Danger = Literal["self-harm", "violence", "unsafe-home"]
 
-    phrase: str = Field(min_length=3)
+
+class AcuteConcept(_Strict):
+    """One kind of acute danger, as word families (knowledge/urgency.yaml `concepts:`).
+
+    `phrases` match in order within one clause ("skär sig", "vill inte leva");
+    `pairs` match when a word of the first list and a word of the second stand
+    in the same sentence ("blod" … "armen", "ger bort" … "saker").
+    """
+
+    id: str = Field(pattern=ID_PATTERN)
     topic: str = Field(pattern=ID_PATTERN)
+    danger: Danger
+    about: str = Field(min_length=5)
+    phrases: tuple[str, ...] = ()
+    pairs: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
 
 class Urgency(_Strict):
     """How Lotsen recognises an emergency (knowledge/urgency.yaml)."""
 
-    signals: tuple[AcuteSignal, ...] = Field(min_length=1)
+    concepts: tuple[AcuteConcept, ...] = Field(min_length=1)
     negations: tuple[str, ...] = Field(min_length=1)
-    general_markers: tuple[str, ...] = Field(min_length=1)
+    # Words that make an acute word in the same sentence not acute now:
+    past: tuple[str, ...] = Field(min_length=1)  # it happened before and is handled
+    assessed: tuple[str, ...] = Field(min_length=1)  # professionals judged the risk low
+    bereavement: tuple[str, ...] = Field(min_length=1)  # someone died: grief, not risk
+    general_markers: tuple[str, ...] = Field(min_length=1)  # a question about routines, not a child
+    immediacy: tuple[str, ...] = Field(min_length=1)  # it is happening now: overrides past and general
     office_hours: str = Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
     emergency_text: str = Field(min_length=10)
+
+
+class RiskExamples(_Strict):
+    """Written exemplars of acute and not-acute messages for the sentence encoder (knowledge/risk.yaml)."""
+
+    acute: dict[Danger, tuple[str, ...]]
+    calm: tuple[str, ...] = Field(min_length=10)
 
 
 class Contact(_Strict):

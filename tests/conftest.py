@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -26,8 +27,8 @@ def kb() -> KnowledgeBase:
 
 @pytest.fixture(scope="session")
 def router(kb: KnowledgeBase) -> Router:
-    """A router over the shipped knowledge base."""
-    return Router(kb)
+    """A router over the shipped knowledge base, with the sentence encoder as `lotsen` runs it."""
+    return Router.for_settings(kb, Settings.from_env({"HOME": os.environ.get("HOME", "")}))
 
 
 # --------------------------------------------------------------------------- Telegram bot

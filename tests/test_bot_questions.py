@@ -160,11 +160,11 @@ async def test_in_a_group_only_commands_and_mentions_are_answered(fake_api, lots
 
 
 async def test_too_long_messages_are_read_in_part_and_say_so(fake_api, lotsen):
-    """A message of more than 2,000 characters gets an answer to its first part, and a note."""
+    """A message of more than 4,000 characters gets an answer to its first part, and a note."""
     await _with_profile(lotsen, 2010, "trosa")
     jon = fake_api.user(2010)
-    answer = await jon.ask(ABSENCE + " " + "Det har pågått länge. " * 120)
-    assert "2 000 tecknen" in answer.text
+    answer = await jon.ask(ABSENCE + " " + "Det har pågått länge. " * 200)
+    assert "4 000 tecknen" in answer.text
     assert len((await _questions(lotsen))[0]["text"]) <= 2000
 
 

