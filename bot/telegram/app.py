@@ -160,6 +160,7 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     # Questions: buttons under answers, then free text (in groups only when addressed to Lotsen).
     application.add_handler(CallbackQueryHandler(questions.on_feedback, pattern=r"^fb:\d+:-?1$"))
     application.add_handler(CallbackQueryHandler(questions.on_clarify, pattern=r"^(rt|rk):\d+:"))
+    application.add_handler(CallbackQueryHandler(questions.on_more, pattern=r"^mer:"))
     application.add_handler(MessageHandler(filters.COMMAND & PRIVATE, questions.on_unknown_command))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & questions.ADDRESSED_TO_BOT, questions.on_text)
