@@ -47,6 +47,15 @@ def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
         raise ConfigError(f"{name} ska vara ett heltal, fick {raw!r}") from None
 
 
+def _on_off(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "på", "pa", "on", "ja", "1"):
+        return True
+    if raw in ("av", "off", "nej", "0"):
+        return False
+    raise ConfigError(f"{name} ska vara på eller av, fick {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """All of Lotsen's settings; build it with `Settings.from_env()`."""
@@ -62,6 +71,7 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     log_level: str = "INFO"
     webhook_secret: str | None = None
+    consultations: bool = True  # LOTSEN_KONSULTATION=av turns consultation requests off explicitly
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,4 +93,5 @@ class Settings:
             retention_days=retention,
             log_level=(env.get("LOTSEN_LOG_LEVEL") or "INFO").upper(),
             webhook_secret=(env.get("LOTSEN_WEBHOOK_SECRET") or "").strip() or None,
+            consultations=_on_off(env, "LOTSEN_KONSULTATION"),
         )
