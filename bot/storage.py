@@ -230,7 +230,7 @@ class Consultation:
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """Counts for the process leaders; `declined` leaves out greetings, thanks and empty messages."""
+    """Counts for the process leaders: questions only; greetings, thanks and empty messages are `small_talk`."""
 
     since: datetime | None
     questions: int
@@ -242,6 +242,7 @@ class Stats:
     feedback_down: int = 0
     open_consultations: int = 0
     consultations_by_status: dict[str, int] = field(default_factory=dict)
+    small_talk: int = 0  # greetings, thanks and empty messages (not questions)
 
     @property
     def declined_share(self) -> float:
@@ -747,7 +748,7 @@ class Storage:
     # ----------------------------------------------------------------- curation
 
     async def stats(self, since: datetime | None = None) -> Stats:
-        """Counts questions (since a time, or all) and consultations for /statistik and `lotsen stats`."""
+        """Counts questions (since a time, or all; small talk apart) and consultations for /statistik and `lotsen stats`."""
         floor = _iso(since) if since else ""
         questions = await self._read(
             "SELECT created, top_topic, municipality, declined, kind, feedback FROM questions WHERE created >= ?",
@@ -761,12 +762,13 @@ class Storage:
         by_municipality: Counter[str] = Counter()
         by_week: Counter[str] = Counter()
         declined = up = down = 0
+        small_talk = [row for row in questions if row["kind"] in SMALL_TALK_KINDS]
+        questions = [row for row in questions if row["kind"] not in SMALL_TALK_KINDS]
         for row in questions:
             by_municipality[row["municipality"] or "okänd"] += 1
             by_week[_iso_week(row["created"])] += 1
             if row["declined"]:
-                if row["kind"] not in SMALL_TALK_KINDS:
-                    declined += 1
+                declined += 1
             elif row["top_topic"]:
                 by_topic[row["top_topic"]] += 1
             if row["feedback"] == 1:
@@ -783,6 +785,7 @@ class Storage:
             feedback_up=up,
             feedback_down=down,
             open_consultations=open_rows[0][0],
+            small_talk=len(small_talk),
             consultations_by_status={row["status"]: row["n"] for row in statuses},
         )
 

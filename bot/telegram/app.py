@@ -140,6 +140,7 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     application.add_handler(CommandHandler("kommun", onboarding.on_kommun))
     application.add_handler(CommandHandler(["hjalp", "help"], onboarding.on_help))
     application.add_handler(CommandHandler("om", onboarding.on_about))
+    application.add_handler(CommandHandler("id", onboarding.on_id))
 
     # Material.
     application.add_handler(CommandHandler("hjulet", materials.on_wheel))
