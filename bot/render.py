@@ -1,8 +1,20 @@
 """Turning an `Answer` into the Swedish reply a user reads, as Telegram HTML or plain text.
 
-Both forms come from the same blocks, so `lotsen ask` shows exactly what the
-bot sends. Only Lotsen's own knowledge-base text is put into the reply; the
-user's message is never echoed, and every piece of text is HTML-escaped before
+Both forms come from the same blocks, so `lotsen ask` and `lotsen chat` show
+exactly what the bot sends. The layout puts who to call on the first screen:
+
+1. for an acute risk, the emergency route for the kind of danger and the time of
+   day (knowledge/emergency.yaml); for a possible risk one line with the acute
+   numbers; otherwise nothing;
+2. the title (topic – municipality) and two or three contacts, ordered for the
+   asker's role (a teacher starts with the school's elevhälsa, student health
+   with the BUP contact and social services);
+3. at most five short "gör så här" lines (knowledge/steps.yaml, else the first
+   sentences of the topic's answer), then material. The full advice is behind
+   the "Mer om …" button (`render_more`).
+
+Only Lotsen's own knowledge-base text is put into the reply; the user's
+message is never echoed, and every piece of text is HTML-escaped before
 tags are added.
 """
 

@@ -256,3 +256,19 @@ async def test_the_reminder_fires_once(fake_api, start_bot, bot_settings, monkey
         assert len(reminders) == 1
         assert "Påminnelse" in reminders[0].text and old.reference in reminders[0].text
         assert reminders[0].buttons() == [("✅ Hanterad", f"done:{old.reference}")]
+
+
+async def test_a_request_left_unforwarded_by_a_restart_is_sent_after_the_start(fake_api, start_bot, bot_settings):
+    """A request stored as `ny` before a restart (its retries lost with the process) is forwarded once after start."""
+    async with start_bot() as bot:
+        stored = await bot.services.storage.create_consultation(
+            source_key="test:left", user_key="u1", chat_id=7014, municipality="gnesta", topic="npf", text=ABOUT,
+            urgency="akut", reach=REACH, route="curator", now=datetime.now(UTC) - timedelta(minutes=5),
+        )
+        await fake_api.wait_for(lambda: fake_api.messages_to(CURATOR_CHAT), timeout=15)
+        [forwarded] = fake_api.messages_to(CURATOR_CHAT)
+        assert stored.reference in forwarded.text and forwarded.text.startswith("🚨")
+        told = await fake_api.user(7014).next_message()
+        assert "har nu nått processledarnas chatt" in told.text
+    [row] = _rows(bot_settings.db_path)
+    assert row["status"] == "vidarebefordrad"

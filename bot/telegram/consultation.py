@@ -16,6 +16,16 @@ dies after step 1, the press is replayed from the inbox on restart; the
 dialogue state is gone by then, so `on_stale_button` finds the stored request
 by its source key and finishes steps 2–3. A dialogue abandoned mid-way (or cut
 by a restart before "Skicka") stores nothing; the user is told to start again.
+
+A request always reaches a person. `lotsen run` refuses to start while a
+municipality has no destination (`destination_problem`), unless requests are
+turned off (LOTSEN_KONSULTATION=av). The requester is told exactly who received
+it. A forward that fails is tried again by a JobQueue job with backoff
+(FORWARD_RETRY_DELAYS, attempts counted in the row); after the last try the
+admins are told. A read timeout is "maybe delivered": recorded as forwarded to
+that chat and never re-sent. Admins list open requests with /konsultationer
+(Hanterad / Skicka vidare); a request open two Swedish working days reminds the
+receiving chat once (`remind_open`).
 """
 
 from __future__ import annotations
