@@ -170,6 +170,9 @@ def test_an_english_question_gets_one_english_line_first(router, kb):
     acute = dataclasses.replace(router.route(SELF_HARM, "flen", now=OFFICE), language="en")
     lines = render_html(acute, kb).splitlines()
     assert lines[0].startswith("Lotsen answers in Swedish") and lines[1].startswith("🚨")
+    declined = dataclasses.replace(router.route("Hur bakar man kanelbullar?", "flen", now=OFFICE), language="en")
+    assert declined.declined
+    assert render_text(declined, kb).splitlines()[0] == "Lotsen answers in Swedish."
 
 
 def test_html_has_tappable_phones_in_the_same_layout(router, kb):
@@ -212,3 +215,21 @@ async def test_a_municipality_chosen_under_an_answer_is_saved_to_the_profile(fak
     profile = await lotsen.services.storage.get_user(lotsen.services.user_key(6004))
     assert profile is not None and profile.municipality == "trosa"
     assert "– Trosa" in (await user.ask(ABSENCE)).text
+
+
+async def test_headers_in_telegram_follow_the_danger_and_the_clock(fake_api, lotsen, kb):
+    """In Telegram: violence at home names social services or the socialjour by the current clock, never BUP akut;
+    self-harm names BUP akut; a past event has no emergency header. (Both clocks are checked above, at fixed times.)"""
+    await lotsen.services.storage.save_user(lotsen.services.user_key(6005), role="larare", municipality="flen")
+    user = fake_api.user(6005)
+    office = lotsen.services.router.is_office_hours(datetime.now(UTC))
+    violence = visible((await user.ask(VIOLENCE)).text)
+    header = _header(violence)
+    assert violence.startswith("🚨") and "BUP akut" not in header
+    social = "socialtjanst-mottagning" if office else "socialjour"
+    expected = kb.contact_for(social, "flen")
+    assert expected is not None and expected.phone in header
+    self_harm = _header(visible((await user.ask(SELF_HARM)).text))
+    assert self_harm.startswith("🚨") and kb.contacts.regional["bup-akut"].phone in self_harm
+    past = visible((await user.ask(PAST)).text)
+    assert "🚨" not in past and "⚠️" not in past and past.startswith("Självmordstankar och självskada – Flen")
