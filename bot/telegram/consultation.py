@@ -390,9 +390,10 @@ async def _after_failure(application: Application, reference: str) -> None:
     attempts = await svc.storage.count_forward_attempt(reference)
     queue = application.job_queue
     if queue is not None and attempts <= len(FORWARD_RETRY_DELAYS):
-        if not queue.get_jobs_by_name(_retry_job_name(reference)):
-            queue.run_once(_retry_forward, FORWARD_RETRY_DELAYS[attempts - 1], data=reference,
-                           name=_retry_job_name(reference))
+        for job in queue.get_jobs_by_name(_retry_job_name(reference)):
+            job.schedule_removal()  # one pending try per request: this one replaces a later one from start-up
+        queue.run_once(_retry_forward, FORWARD_RETRY_DELAYS[attempts - 1], data=reference,
+                       name=_retry_job_name(reference))
         return
     await _tell_admins(application, reference, attempts)
 
@@ -441,11 +442,14 @@ async def _retry_forward(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def resume_forwards(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Schedules a try for every request left unforwarded (e.g. by a restart during its retries)."""
     svc = services(context)
-    cutoff = datetime.now(UTC) - RESUME_AFTER
+    now = datetime.now(UTC)
     queue = context.application.job_queue
     for c in await svc.storage.open_consultations("ny"):
-        if c.created < cutoff and queue is not None and not queue.get_jobs_by_name(_retry_job_name(c.reference)):
-            queue.run_once(_retry_forward, 0, data=c.reference, name=_retry_job_name(c.reference))
+        if queue is None or queue.get_jobs_by_name(_retry_job_name(c.reference)):
+            continue
+        # A request younger than RESUME_AFTER may be in the middle of its first send: wait until it is not.
+        delay = max(0.0, (c.created + RESUME_AFTER - now).total_seconds())
+        queue.run_once(_retry_forward, delay, data=c.reference, name=_retry_job_name(c.reference))
 
 
 async def _complete(svc: Services, context: ContextTypes.DEFAULT_TYPE, c: Consultation, chat_id: int) -> None:
