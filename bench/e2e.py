@@ -129,6 +129,7 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
         "LOTSEN_BOT_API_URL": api.base_url,
         "LOTSEN_DB": str(Path(tmp.name) / "lotsen.sqlite3"),
         "LOTSEN_SECRET": secrets.token_hex(16),
+        "LOTSEN_KONSULTATION": "av",  # no consultation destination here; the benchmark asks questions only
         "PYTHONUNBUFFERED": "1",
     }
     for name in ("LOTSEN_ADMINS", "LOTSEN_CURATOR_CHAT", "LOTSEN_WEBHOOK_SECRET"):

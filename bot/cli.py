@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.errors import KnowledgeError, LotsenError
 from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.render import render_text
+from bot.render import ROLE_CHOICES, render_text
 from bot.router import Router
 
 EXIT_KNOWLEDGE = 2
@@ -57,7 +57,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(render_text(answer, kb))
+        print(render_text(answer, kb, args.roll))
     return 0
 
 
@@ -122,7 +122,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.chat import chat
 
     kb, router = load(settings)
-    return chat(kb, router, _municipality_arg(kb, args.kommun), sys.stdin, sys.stdout)
+    return chat(kb, router, _municipality_arg(kb, args.kommun), sys.stdin, sys.stdout, role=args.roll)
 
 
 # -- parser ----------------------------------------------------------------------
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kommun", help="kommun (t.ex. flen, Nyköping)")
     p.add_argument("--json", action="store_true", help="skriv svaret som JSON")
     p.add_argument("--now", help="tidpunkt för svaret (ISO 8601), påverkar kontorstid")
+    p.add_argument("--roll", choices=ROLE_CHOICES, help="din roll: kontakterna ordnas efter den (larare, elevhalsa …)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("route", help="läs JSON-rader {text, kommun} på stdin, skriv ett JSON-svar per rad")
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="samtala med Lotsen i terminalen (standard utan Telegram-token)")
     p.add_argument("--kommun", help="kommun att börja med")
+    p.add_argument("--roll", choices=ROLE_CHOICES, help="din roll: kontakterna ordnas efter den")
     p.set_defaults(func=cmd_chat)
 
     _register_optional(sub)

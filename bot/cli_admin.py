@@ -1,4 +1,4 @@
-"""The process leaders' commands: `lotsen stats`, `unanswered`, `export` and `purge`.
+"""The process leaders' commands: `lotsen stats`, `unanswered`, `konsultationer`, `export` and `purge`.
 
 `bot.cli` registers them with `add_arguments(subparsers)`; each subcommand's
 `func(args, settings)` opens the database, prints Swedish text and returns the
@@ -18,7 +18,9 @@ from typing import TypeVar
 
 from bot import curation
 from bot.config import Settings
-from bot.storage import Storage, StorageError
+from bot.errors import KnowledgeError
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.storage import STATUSES, Storage, StorageError
 
 T = TypeVar("T")
 
@@ -44,7 +46,7 @@ def _positive(text: str) -> int:
 
 
 def add_arguments(subparsers: argparse._SubParsersAction) -> None:
-    """Registers stats, unanswered, export and purge on the `lotsen` command's subparsers."""
+    """Registers stats, unanswered, konsultationer, export and purge on the `lotsen` command's subparsers."""
     stats = subparsers.add_parser("stats", help="visa statistik över frågor och konsultationer")
     stats.add_argument(
         "--since", type=_date, metavar="ÅÅÅÅ-MM-DD", help="räkna bara frågor från och med detta datum"
@@ -55,6 +57,10 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
     unanswered = subparsers.add_parser("unanswered", help="lista frågor som Lotsen inte kunde besvara säkert")
     unanswered.add_argument("--limit", type=_positive, default=20, help="hur många frågor (standard 20)")
     unanswered.set_defaults(func=run_unanswered)
+
+    open_list = subparsers.add_parser("konsultationer", help="lista öppna konsultationsförfrågningar, äldst först")
+    open_list.add_argument("--status", choices=STATUSES, help="bara denna status (t.ex. ny: ännu inte framskickad)")
+    open_list.set_defaults(func=run_consultations)
 
     export = subparsers.add_parser(
         "export", help="exportera frågeloggen eller konsultationerna (utan personkopplingar)"
@@ -99,14 +105,23 @@ def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -
         return None
 
 
+def _knowledge(settings: Settings) -> KnowledgeBase | None:
+    """The knowledge base for names in the output; None (ids are shown) when it does not load."""
+    try:
+        return load_knowledge(settings.knowledge_dir, settings.contacts_file)
+    except KnowledgeError:
+        return None
+
+
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     """Prints the statistics table (and writes the chart with --chart)."""
     stats = _with_storage(settings, lambda storage: storage.stats(since=args.since))
     if stats is None:
         return 1
-    print(curation.format_stats(stats))
+    names = curation.display_names(_knowledge(settings))
+    print(curation.format_stats(stats, names))
     if args.chart:
-        args.chart.write_bytes(curation.stats_chart_png(stats))
+        args.chart.write_bytes(curation.stats_chart_png(stats, names))
         print(f"\nDiagrammet är sparat i {args.chart}")
     return 0
 
@@ -118,6 +133,24 @@ def run_unanswered(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(curation.format_unanswered(rows))
     return 0
+
+
+def run_consultations(args: argparse.Namespace, settings: Settings) -> int:
+    """Prints the open consultations (or those with --status), oldest first, with who received them."""
+    rows = _with_storage(settings, lambda storage: storage.open_consultations(args.status))
+    if rows is None:
+        return 1
+    kb = _knowledge(settings)
+    names = curation.display_names(kb)
+    print(curation.format_consultations(rows, names, lambda route: _recipient(kb, route)))
+    return 0
+
+
+def _recipient(kb: KnowledgeBase | None, route: str) -> str:
+    if route == "curator":
+        return "processledarnas chatt"
+    contact = kb.contact_by_id(route) if kb else None
+    return contact.name if contact else route
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -81,6 +81,7 @@ class Settings:
     webhook_secret: str | None = None
     encoder: bool = True
     cache_dir: Path | None = field(default_factory=lambda: _default_cache(os.environ))
+    consultations: bool = True  # LOTSEN_KONSULTATION=av turns consultation requests off explicitly
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,4 +105,5 @@ class Settings:
             webhook_secret=(env.get("LOTSEN_WEBHOOK_SECRET") or "").strip() or None,
             encoder=_switch(env, "LOTSEN_ENCODER", True),
             cache_dir=Path(env["LOTSEN_CACHE_DIR"]) if env.get("LOTSEN_CACHE_DIR") else _default_cache(env),
+            consultations=_switch(env, "LOTSEN_KONSULTATION", True),
         )

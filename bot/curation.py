@@ -9,10 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
     from bot.storage import Stats
 
 STATUS_LABELS = {"ny": "nya", "vidarebefordrad": "vidarebefordrade", "hanterad": "hanterade"}
@@ -30,22 +31,44 @@ def _table(title: str, counts: Mapping[str, int], total: int) -> list[str]:
     return lines
 
 
-def format_stats(stats: Stats) -> str:
-    """Returns the statistics as a plain-text table in Swedish (fits a Telegram message in <pre>)."""
+def display_names(kb: KnowledgeBase | None) -> dict[str, str]:
+    """Topic and municipality ids -> the names people know them by (ids stay when kb is None)."""
+    if kb is None:
+        return {}
+    names = {tid: topic.name for tid, topic in kb.topics.items()}
+    names.update({mid: m.name for mid, m in kb.municipalities.items()})
+    return names
+
+
+def _named(counts: Mapping[str, int], names: Mapping[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        label = names.get(key, key)
+        out[label] = out.get(label, 0) + n
+    return out
+
+
+def format_stats(stats: Stats, names: Mapping[str, str] | None = None) -> str:
+    """Returns the statistics as a plain-text table in Swedish (fits a Telegram message in <pre>).
+
+    `names` (see `display_names`) shows topics and municipalities by name instead of id.
+    """
+    names = names or {}
     period = f"sedan {stats.since:%Y-%m-%d}" if stats.since else "hela perioden"
     lines = [
         f"Lotsen – statistik, {period}",
         "",
         f"Frågor totalt:        {stats.questions}",
+        f"Hälsningar och tack:  {stats.small_talk} (räknas inte som frågor)",
         f"Utan svar (avböjda):  {stats.declined} ({100 * stats.declined_share:.0f} %)",
         f"Återkoppling:         {stats.feedback_up} tumme upp, {stats.feedback_down} tumme ned",
         f"Öppna konsultationer: {stats.open_consultations}",
         "",
     ]
     answered = sum(stats.by_topic.values())
-    lines += _table("Frågor per ämne (bästa träff):", stats.by_topic, answered)
+    lines += _table("Frågor per ämne (bästa träff):", _named(stats.by_topic, names), answered)
     lines.append("")
-    lines += _table("Frågor per kommun:", stats.by_municipality, stats.questions)
+    lines += _table("Frågor per kommun:", _named(stats.by_municipality, names), stats.questions)
     lines.append("")
     lines += _table("Frågor per vecka:", stats.by_week, stats.questions)
     lines.append("")
@@ -54,8 +77,8 @@ def format_stats(stats: Stats) -> str:
     return "\n".join(lines)
 
 
-def stats_chart_png(stats: Stats) -> bytes:
-    """Draws questions per topic (bars) and per ISO week (line) and returns a PNG."""
+def stats_chart_png(stats: Stats, names: Mapping[str, str] | None = None) -> bytes:
+    """Draws questions per topic (bars, by name when `names` is given) and per ISO week (line) and returns a PNG."""
     # Figure + Agg canvas directly: no pyplot, so no global state and no GUI backend.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -65,7 +88,7 @@ def stats_chart_png(stats: Stats) -> bytes:
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, height_ratios=(3, 2))
 
-    topics = list(stats.by_topic.items())[:15]
+    topics = list(_named(stats.by_topic, names or {}).items())[:15]
     if topics:
         names = [name for name, _ in reversed(topics)]
         counts = [n for _, n in reversed(topics)]
@@ -102,7 +125,9 @@ def format_unanswered(rows: Sequence[Mapping[str, Any]]) -> str:
     for row in rows:
         day = str(row.get("created") or "")[:10]
         where = row.get("municipality") or "okänd kommun"
-        if row.get("kind") == "answer" and row.get("top_topic"):
+        if row.get("feedback") == -1:
+            verdict = f"👎 svar om {row.get('top_topic') or 'inget ämne'}"
+        elif row.get("kind") == "answer" and row.get("top_topic"):
             score = row.get("top_score") or 0.0
             verdict = f"osäker träff: {row['top_topic']} ({score:.2f})"
         else:
@@ -110,6 +135,21 @@ def format_unanswered(rows: Sequence[Mapping[str, Any]]) -> str:
         lines.append(f"#{row.get('id')}  {day}  {where}  – {verdict}")
         lines.append(f"  ”{row.get('text') or ''}”")
     lines += ["", "Lägg in bra formuleringar under phrasings: i knowledge/topics/<ämne>.yaml."]
+    return "\n".join(lines)
+
+
+def format_consultations(
+    rows: Sequence[Any], names: Mapping[str, str], recipient: Callable[[str], str]
+) -> str:
+    """Lists consultations (bot.storage.Consultation), oldest first, as Swedish plain text."""
+    if not rows:
+        return "Inga konsultationer med den statusen."
+    lines = [f"Konsultationer ({len(rows)}), äldst först:", ""]
+    for c in rows:
+        where = names.get(c.municipality or "", c.municipality or "okänd kommun")
+        topic = names.get(c.topic or "", c.topic or "–")
+        lines.append(f"{c.reference}  {c.created:%Y-%m-%d %H:%M}  {where}  {topic}  {c.urgency}  {c.status}")
+        lines.append(f"  till: {recipient(c.route)}" + (f", misslyckade försök: {c.forward_attempts}" if c.forward_attempts else ""))
     return "\n".join(lines)
 
 

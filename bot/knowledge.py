@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from bot.schema import (
     NATIONAL_NUMBERS,
     Contact,
     Contacts,
+    EmergencyRoute,
+    EmergencyRoutes,
     Glossary,
     Material,
     Municipality,
@@ -33,6 +35,7 @@ from bot.schema import (
     Role,
     SmallTalk,
     Topic,
+    TopicSteps,
     Urgency,
     Wheel,
     is_fiction_number,
@@ -60,6 +63,8 @@ REQUIRED_MATERIALS = (
     "hjulet", "hjulet-ofargat", "hjulet-stodmaterial", "case-alina-axel-amir", "case-ella",
     "sip-guide", "forstarkt-eht", "cps", "kontaktgrupper", "familjecentral-0-18", "anmalningsplikt",
 )  # fmt: skip
+# The kinds of danger (bot.answer.Danger values) that knowledge/emergency.yaml must give a route for.
+REQUIRED_DANGERS = ("self-harm", "violence", "unsafe-home")
 
 
 # ---------------------------------------------------------------------------
@@ -180,6 +185,21 @@ class KnowledgeBase:
     wheel: Wheel
     contacts: Contacts
     source: Path
+    steps: dict[str, TopicSteps] = field(default_factory=dict)  # knowledge/steps.yaml, by topic id
+    emergency: dict[str, EmergencyRoute] = field(default_factory=dict)  # knowledge/emergency.yaml, by danger
+
+    def contact_by_id(self, contact_id: str) -> Contact | None:
+        """The contact with this id anywhere in contacts.yaml (national, regional or municipal)."""
+        for contact in self._contacts_by_id_list():
+            if contact.id == contact_id:
+                return contact
+        return None
+
+    def _contacts_by_id_list(self) -> list[Contact]:
+        out = [*self.contacts.national, *self.contacts.regional.values()]
+        for by_role in self.contacts.municipalities.values():
+            out.extend(by_role.values())
+        return out
 
     def contact_for(self, role: str, municipality: str | None) -> Contact | None:
         """The contact filling `role`: the municipality's own first, then the regional one."""
@@ -290,6 +310,8 @@ def load_knowledge(knowledge_dir: Path, contacts_file: Path) -> KnowledgeBase:
     wheel, _ = single("hjulet.yaml", Wheel)
     contacts_doc = _read_yaml(contacts_file, contacts_file.name, problems)
     contacts = _load_contacts(contacts_doc, problems) if contacts_doc else None
+    steps = _load_steps(read("steps.yaml"), topics, problems)
+    emergency = _load_emergency(read("emergency.yaml"), roles, problems)
 
     # Coverage of the taxonomy (only for files that could be read at all).
     for kind, have, required, where, loaded in (
@@ -340,7 +362,49 @@ def load_knowledge(knowledge_dir: Path, contacts_file: Path) -> KnowledgeBase:
         wheel=wheel,
         contacts=contacts,
         source=knowledge_dir,
+        steps=steps,
+        emergency=emergency,
     )
+
+
+def _load_steps(doc: _Doc | None, topics: dict[str, Topic], problems: list[Problem]) -> dict[str, TopicSteps]:
+    """knowledge/steps.yaml: topic id -> short steps. An id close to an existing topic is taken for a typo;
+    other unknown ids wait for their topic to be added."""
+    out: dict[str, TopicSteps] = {}
+    if doc is None:
+        return out
+    if not isinstance(doc.data, dict):
+        problems.append(Problem(doc.label, 1, "filen ska vara ämnes-id följda av mentor: och steps:", "se exemplet överst i knowledge/steps.yaml"))
+        return out
+    for tid, item in doc.data.items():
+        parsed = _validate(TopicSteps, item, doc, (tid,), problems)
+        if parsed is None:
+            continue
+        if tid not in topics and difflib.get_close_matches(str(tid), list(topics), n=1, cutoff=0.8):
+            problems.append(Problem(doc.label, doc.line((tid,)), f'ämnet "{tid}" finns inte', _suggest(str(tid), topics)))
+            continue
+        out[str(tid)] = parsed
+    return out
+
+
+def _load_emergency(doc: _Doc | None, roles: dict[str, Role], problems: list[Problem]) -> dict[str, EmergencyRoute]:
+    """knowledge/emergency.yaml: one route per kind of danger, naming only known roles (or 112)."""
+    if doc is None:
+        return {}
+    parsed = _validate(EmergencyRoutes, doc.data, doc, (), problems)
+    if parsed is None:
+        return {}
+    for danger in REQUIRED_DANGERS:
+        if danger not in parsed.routes:
+            problems.append(Problem(doc.label, doc.line(("routes",)), f'vägen för "{danger}" saknas', f"lägg till {danger}: under routes:"))
+    for danger, route in parsed.routes.items():
+        if danger not in REQUIRED_DANGERS:
+            problems.append(Problem(doc.label, doc.line(("routes", danger)), f'okänt slags fara "{danger}"', _suggest(danger, REQUIRED_DANGERS)))
+        for key in ("office_roles", "after_hours_roles"):
+            for i, role in enumerate(getattr(route, key)):
+                if role != "112" and role not in roles:
+                    problems.append(Problem(doc.label, doc.line(("routes", danger, key, i)), f'rollen "{role}" finns inte', _suggest(role, roles)))
+    return dict(parsed.routes)
 
 
 def _load_contacts(doc: _Doc, problems: list[Problem]) -> Contacts | None:

@@ -339,14 +339,15 @@ class Router:
         if now:
             return now
         danger, margin = self._semantic_risk(vectors)
-        weakened = [h for h in found if h.weakened in ("past", "assessed")]
+        # Assessed as low: still possible. Past and handled: possible only if it also reads acute.
+        weakened = [h for h in found if h.weakened == "assessed" or (h.weakened == "past" and margin >= SEM_POSSIBLE)]
         calm = general or bool(marked["bereavement"] or marked["past"] or marked["assessed"])
         if danger and margin >= SEM_ACUTE and not calm:
             d = Danger(danger)
             return _Risk(Risk.ACUTE, d, _TOPIC_OF_DANGER[d], from_words=False)
         if weakened:
             return self._concept_risk(weakened[0], Risk.POSSIBLE)
-        if danger and margin >= SEM_POSSIBLE and not general:
+        if danger and margin >= SEM_POSSIBLE and not calm:
             d = Danger(danger)
             return _Risk(Risk.POSSIBLE, d, _TOPIC_OF_DANGER[d], from_words=False)
         return _Risk(Risk.NONE, None, None)

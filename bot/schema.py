@@ -201,3 +201,36 @@ class Wheel(_Strict):
     title: str = Field(min_length=2)
     center: str = Field(min_length=2)
     areas: tuple[WheelArea, ...] = Field(min_length=4)
+
+
+class TopicSteps(_Strict):
+    """Short "gör så här" lines for one topic (knowledge/steps.yaml)."""
+
+    mentor: str = Field(default="", max_length=160)
+    steps: tuple[str, ...] = Field(min_length=1, max_length=5)
+
+    @field_validator("steps")
+    @classmethod
+    def _short_lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for line in value:
+            if not 5 <= len(line) <= 160:
+                raise ValueError("varje rad ska vara 5–160 tecken")
+        return value
+
+
+class EmergencyRoute(_Strict):
+    """The emergency route for one kind of danger (knowledge/emergency.yaml)."""
+
+    title: str = Field(min_length=5)
+    lines: tuple[str, ...] = Field(min_length=1)
+    office: tuple[str, ...] = ()
+    after_hours: tuple[str, ...] = ()
+    office_roles: tuple[str, ...] = Field(min_length=1)
+    after_hours_roles: tuple[str, ...] = Field(min_length=1)
+    possible: str = Field(min_length=5)
+
+
+class EmergencyRoutes(_Strict):
+    """The whole knowledge/emergency.yaml: one route per kind of danger."""
+
+    routes: dict[str, EmergencyRoute]

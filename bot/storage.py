@@ -179,6 +179,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             _BOT_STATE,
         ),
     ),
+    (
+        4,
+        "consultations: forward attempts and the one reminder",
+        (
+            # How often forwarding has failed; the retry job gives up (and tells the admins) after the last try.
+            "ALTER TABLE consultations ADD COLUMN forward_attempts INTEGER NOT NULL DEFAULT 0",
+            # When the receiving chat was reminded of a request still open after two working days (once).
+            "ALTER TABLE consultations ADD COLUMN reminded_at TEXT",
+        ),
+    ),
 )
 
 
@@ -214,11 +224,13 @@ class Consultation:
     status: str
     handled_at: datetime | None
     created_new: bool = False
+    forward_attempts: int = 0
+    reminded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """Counts for the process leaders; `declined` leaves out greetings, thanks and empty messages."""
+    """Counts for the process leaders: questions only; greetings, thanks and empty messages are `small_talk`."""
 
     since: datetime | None
     questions: int
@@ -230,6 +242,7 @@ class Stats:
     feedback_down: int = 0
     open_consultations: int = 0
     consultations_by_status: dict[str, int] = field(default_factory=dict)
+    small_talk: int = 0  # greetings, thanks and empty messages (not questions)
 
     @property
     def declined_share(self) -> float:
@@ -295,6 +308,8 @@ def _consultation(row: sqlite3.Row, *, created_new: bool = False, **changes: Any
         status=values["status"],
         handled_at=_parse(values["handled_at"]),
         created_new=created_new,
+        forward_attempts=values.get("forward_attempts") or 0,
+        reminded_at=_parse(values.get("reminded_at")),
     )
 
 
@@ -572,8 +587,11 @@ class Storage:
             )
         return _consultation(list(rows)[0], created_new=created_new)
 
-    async def set_forwarded(self, reference: str, chat_id: int, message_id: int) -> None:
-        """Remembers where the consultation was forwarded; a new one becomes 'vidarebefordrad'."""
+    async def set_forwarded(self, reference: str, chat_id: int, message_id: int | None) -> None:
+        """Remembers where the consultation was forwarded; a new one becomes 'vidarebefordrad'.
+
+        message_id is None when the send timed out after reaching Telegram ("maybe delivered").
+        """
         async with self._write() as db:
             await db.execute(
                 """
@@ -599,6 +617,50 @@ class Storage:
                 (handled_at, rows[0]["id"]),
             )
         return _consultation(rows[0], status="hanterad", handled_at=handled_at)
+
+    async def count_forward_attempt(self, reference: str) -> int:
+        """Counts one failed forward; returns how many have failed so far."""
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE consultations SET forward_attempts = forward_attempts + 1 WHERE reference = ?", (reference,)
+            )
+            rows = await db.execute_fetchall("SELECT forward_attempts FROM consultations WHERE reference = ?", (reference,))
+        rows = list(rows)
+        return rows[0][0] if rows else 0
+
+    async def open_consultations(self, status: str | None = None) -> list[Consultation]:
+        """Consultations not yet handled (or only those with `status`), oldest first."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        rows = await self._read(
+            "SELECT * FROM consultations WHERE (? IS NULL AND status != 'hanterad') OR status = ? ORDER BY id",
+            (status, status),
+        )
+        return [_consultation(row) for row in rows]
+
+    async def reroute_consultation(self, reference: str, municipality: str, route: str) -> Consultation | None:
+        """Points an open consultation at another municipality's recipient, to be forwarded anew."""
+        async with self._write() as db:
+            await db.execute(
+                """
+                UPDATE consultations
+                SET municipality = ?, route = ?, status = 'ny', forwarded_chat_id = NULL,
+                    forwarded_message_id = NULL, forward_attempts = 0, reminded_at = NULL
+                WHERE reference = ? AND status != 'hanterad'
+                """,
+                (municipality, route, reference),
+            )
+            rows = list(await db.execute_fetchall("SELECT * FROM consultations WHERE reference = ?", (reference,)))
+        return _consultation(rows[0]) if rows and rows[0]["status"] == "ny" else None
+
+    async def mark_reminded(self, reference: str, now: datetime | None = None) -> bool:
+        """Records the one reminder; False when it was already sent."""
+        async with self._write() as db:
+            cursor = await db.execute(
+                "UPDATE consultations SET reminded_at = ? WHERE reference = ? AND reminded_at IS NULL",
+                (_iso(now), reference),
+            )
+            return cursor.rowcount == 1
 
     async def consultations_for(self, user_key: str) -> list[Consultation]:
         """Returns the user's consultations, newest first."""
@@ -686,7 +748,7 @@ class Storage:
     # ----------------------------------------------------------------- curation
 
     async def stats(self, since: datetime | None = None) -> Stats:
-        """Counts questions (since a time, or all) and consultations for /statistik and `lotsen stats`."""
+        """Counts questions (since a time, or all; small talk apart) and consultations for /statistik and `lotsen stats`."""
         floor = _iso(since) if since else ""
         questions = await self._read(
             "SELECT created, top_topic, municipality, declined, kind, feedback FROM questions WHERE created >= ?",
@@ -700,12 +762,13 @@ class Storage:
         by_municipality: Counter[str] = Counter()
         by_week: Counter[str] = Counter()
         declined = up = down = 0
+        small_talk = [row for row in questions if row["kind"] in SMALL_TALK_KINDS]
+        questions = [row for row in questions if row["kind"] not in SMALL_TALK_KINDS]
         for row in questions:
             by_municipality[row["municipality"] or "okänd"] += 1
             by_week[_iso_week(row["created"])] += 1
             if row["declined"]:
-                if row["kind"] not in SMALL_TALK_KINDS:
-                    declined += 1
+                declined += 1
             elif row["top_topic"]:
                 by_topic[row["top_topic"]] += 1
             if row["feedback"] == 1:
@@ -722,18 +785,19 @@ class Storage:
             feedback_up=up,
             feedback_down=down,
             open_consultations=open_rows[0][0],
+            small_talk=len(small_talk),
             consultations_by_status={row["status"]: row["n"] for row in statuses},
         )
 
     async def unanswered(self, limit: int = 20) -> list[dict]:
-        """Returns the latest declined or low-confidence questions that still have their text, newest first."""
+        """Returns the latest declined, low-confidence or 👎 questions that still have their text, newest first."""
         rows = await self._read(
             f"""
             SELECT id, created, municipality, role, text, top_topic, top_score, kind, feedback
             FROM questions
             WHERE text IS NOT NULL AND text != ''
               AND kind NOT IN ({", ".join("?" for _ in SMALL_TALK_KINDS)})
-              AND (declined = 1 OR top_score IS NULL OR top_score < ?)
+              AND (declined = 1 OR top_score IS NULL OR top_score < ? OR feedback = -1)
             ORDER BY created DESC, id DESC
             LIMIT ?
             """,

@@ -114,6 +114,7 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0  # seconds to wait before answering (to provoke client timeouts)
     deliver: bool = False  # perform the call anyway (a reply lost after the message was sent)
+    chat_id: int | None = None  # only calls to this chat fail (None: any call of the method)
 
 
 @dataclass
@@ -225,8 +226,9 @@ class FakeBotAPI:
         description: str | None = None,
         delay: float = 0.0,
         deliver: bool = False,
+        chat_id: int | None = None,
     ) -> None:
-        """Makes the next `times` calls of `method` fail with `status` (429 gets retry_after)."""
+        """Makes the next `times` calls of `method` (to `chat_id`, if given) fail with `status` (429 gets retry_after)."""
         text = description or {
             429: f"Too Many Requests: retry after {retry_after}",
             500: "Internal Server Error",
@@ -235,7 +237,7 @@ class FakeBotAPI:
             400: "Bad Request: something is wrong",
         }.get(status, "Error")
         self._faults.setdefault(method, []).extend(
-            Fault(status, text, retry_after, delay, deliver) for _ in range(times)
+            Fault(status, text, retry_after, delay, deliver, chat_id) for _ in range(times)
         )
 
     def calls_of(self, method: str) -> list[dict[str, Any]]:
@@ -292,12 +294,12 @@ class FakeBotAPI:
         params, files = await self._params(request)
         self.calls.append((method, params))
         try:
-            fault = self._take_fault(method)
+            fault = self._take_fault(method, params)
             if fault is not None:
-                if fault.delay:
-                    await asyncio.sleep(fault.delay)
                 if fault.deliver:
                     await self._dispatch(method, params, files)
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
                 body: dict[str, Any] = {"ok": False, "error_code": fault.status, "description": fault.description}
                 if fault.retry_after is not None:
                     body["parameters"] = {"retry_after": fault.retry_after}
@@ -306,9 +308,12 @@ class FakeBotAPI:
         finally:
             await self._notify()
 
-    def _take_fault(self, method: str) -> Fault | None:
-        queue = self._faults.get(method)
-        return queue.pop(0) if queue else None
+    def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        queue = self._faults.get(method) or []
+        for i, fault in enumerate(queue):
+            if fault.chat_id is None or str(fault.chat_id) == str(params.get("chat_id")):
+                return queue.pop(i)
+        return None
 
     async def _params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
         params: dict[str, Any] = {}

@@ -24,10 +24,15 @@ async def test_statistik_sends_a_table_and_a_chart(fake_api, lotsen):
     asker = fake_api.user(7002)
     await asker.ask(QUESTION)
     await asker.ask("Hur bakar man kanelbullar?")
+    await asker.ask("Hej!")
+    await asker.ask("Tack så mycket!")
     await lotsen.idle()
     admin = fake_api.user(ADMIN_ID)
     table = await admin.ask("/statistik")
+    # Greetings and thanks are not questions; topics and municipalities by name.
     assert table.text.startswith("<pre>") and "Frågor totalt:        2" in table.text
+    assert "Hälsningar och tack:  2" in table.text
+    assert "Problematisk skolfrånvaro" in table.text and "Flen" in table.text and "skolfranvaro" not in table.text
     chart = await admin.next_message()
     assert chart.method == "sendPhoto"
     assert next(iter(chart.files.values()))[1].startswith(b"\x89PNG")
@@ -39,6 +44,25 @@ async def test_obesvarade_lists_what_lotsen_could_not_answer(fake_api, lotsen):
     await lotsen.idle()
     listing = await fake_api.user(ADMIN_ID).ask("/obesvarade")
     assert "&lt;Excel&gt; &amp; makron" in listing.text
+
+
+async def test_obesvarade_shows_thumbs_down_answers_too(fake_api, lotsen):
+    """An answer that got 👎 is listed, even though Lotsen was sure of its topic."""
+    await lotsen.services.storage.save_user(lotsen.services.user_key(7004), municipality="flen")
+    asker = fake_api.user(7004)
+    answer = await asker.ask(QUESTION)
+    await asker.press(answer, answer.button("Inte till hjälp"))
+    await fake_api.wait_for(lambda: fake_api.callback_answers)
+    await lotsen.idle()
+    listing = await fake_api.user(ADMIN_ID).ask("/obesvarade")
+    assert "👎" in listing.text and "hög frånvaro" in listing.text
+
+
+async def test_id_tells_a_user_their_ids_and_what_they_are_for(fake_api, lotsen):
+    reply = await fake_api.user(7005).ask("/id")
+    assert "<code>7005</code>" in reply.text and "LOTSEN_ADMINS" in reply.text and "LOTSEN_CURATOR_CHAT" in reply.text
+    group = fake_api.group(-5003, fake_api.user(7005))
+    assert "<code>-5003</code>" in (await group.ask("/id")).text
 
 
 async def test_export_sends_csv_files_without_pseudonyms(fake_api, lotsen):

@@ -11,7 +11,7 @@ import json
 import sqlite3
 
 import pytest
-from conftest import CURATOR_CHAT
+from conftest import ADMIN_ID, CURATOR_CHAT
 
 from bot.telegram import consultation
 from bot.telegram.consultation import ASK_REACH, ASK_URGENCY, CANCELLED, ONLY_PRIVATE, PERSONNUMMER_REMOVED
@@ -54,13 +54,17 @@ async def test_the_whole_dialogue_stores_forwards_and_gives_a_reference(fake_api
     summary = await _through_the_dialogue(anna)
     assert "Flen" in summary.text and "Snart" in summary.text
     confirmation = await anna.click(summary, "kons_ok")
-    assert "<b>K-1</b>" in confirmation.text and "Flen" in confirmation.text
+    # The requester is told the real recipient: the process leaders' chat, not "BUP:s kontaktperson".
+    assert "<b>K-1</b>" in confirmation.text and "<b>processledarnas chatt</b>" in confirmation.text
+    assert "BUP" not in confirmation.text
     assert not summary.buttons()  # Skicka/Avbryt removed
 
     forwarded = fake_api.messages_to(CURATOR_CHAT)
     assert len(forwarded) == 1
     assert "K-1" in forwarded[0].text and "utbrott" in forwarded[0].text and REACH.split(",")[0] in forwarded[0].text
     assert forwarded[0].buttons() == [("✅ Hanterad", "done:K-1")]
+    assert "BUP:s kontaktperson för Flen: <b>Jonas Provström</b>" in forwarded[0].text
+    assert "skickad till processledarnas chatt" in (await anna.ask("/mina")).text
 
     [row] = _consultations(lotsen.services.settings.db_path)
     assert (row["reference"], row["status"], row["municipality"], row["urgency"]) == ("K-1", "vidarebefordrad", "flen", "snart")
@@ -99,12 +103,15 @@ async def test_it_goes_to_the_bup_contacts_own_chat_when_there_is_one(fake_api, 
         assert fake_api.messages_to(CURATOR_CHAT) == []
 
 
-async def test_without_any_chat_the_request_is_stored_for_the_process_leaders(fake_api, start_bot, bot_settings):
-    """No contact chat and no curator chat: the user hears it is stored and a process leader will see it."""
+async def test_without_any_chat_the_request_is_stored_and_the_admins_are_told(fake_api, start_bot, bot_settings):
+    """No contact chat and no curator chat (`lotsen run` refuses this; a test can still build it): nothing stays silent."""
     async with start_bot(dataclasses.replace(bot_settings, curator_chat=None)):
         dan = fake_api.user(3004)
         confirmation = await dan.click(await _through_the_dialogue(dan), "kons_ok")
-        assert "sparad" in confirmation.text and "processledare" in confirmation.text
+        assert "sparad" in confirmation.text and "nådde inte" in confirmation.text
+        await fake_api.wait_for(lambda: fake_api.messages_to(ADMIN_ID))
+        [alert] = [m for m in fake_api.messages_to(ADMIN_ID) if "K-1" in (m.text or "")]
+        assert "kunde inte skickas" in alert.text and "/konsultationer" in alert.text
     [row] = _consultations(bot_settings.db_path)
     assert row["status"] == "ny"
 

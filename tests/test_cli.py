@@ -106,3 +106,12 @@ def test_chat_is_the_default_without_a_token_and_remembers_the_municipality(kb):
     assert result.returncode == 0, result.stderr
     assert "Kommun vald: Oxelösund." in result.stdout
     assert kb.contacts.municipalities["oxelosund"]["bup-kontakt"].name in result.stdout
+
+
+def test_ask_orders_the_contacts_for_the_role(kb):
+    teacher = lotsen("ask", "Elev i åk 7 har hög frånvaro", "--kommun", "flen", "--roll", "larare")
+    health = lotsen("ask", "Elev i åk 7 har hög frånvaro", "--kommun", "flen", "--roll", "elevhalsa")
+    assert teacher.returncode == 0 and health.returncode == 0, teacher.stderr + health.stderr
+    flen = kb.contacts.municipalities["flen"]
+    assert teacher.stdout.split("Vänd dig till:\n", 1)[1].startswith("• " + flen["elevhalsa"].name)
+    assert health.stdout.split("Vänd dig till:\n", 1)[1].startswith("• " + flen["bup-kontakt"].name)

@@ -94,7 +94,9 @@ def test_stats_prints_a_swedish_table(db: Path):
     assert result.returncode == 0, result.stderr
     assert "Frågor totalt:        3" in result.stdout
     assert "Utan svar (avböjda):  1 (33 %)" in result.stdout
-    assert "npf" in result.stdout and "skolfranvaro" in result.stdout
+    # Topics and municipalities by name, not id.
+    assert "NPF-liknande svårigheter" in result.stdout and "Problematisk skolfrånvaro" in result.stdout
+    assert "Gnesta" in result.stdout and "skolfranvaro" not in result.stdout and "gnesta" not in result.stdout
     assert "Öppna konsultationer: 1" in result.stdout
 
 
@@ -164,3 +166,12 @@ def test_a_missing_database_is_one_clear_line_and_exit_1(tmp_path: Path):
         f"lotsen: databasen {missing} finns inte — ange rätt fil med LOTSEN_DB eller starta boten först\n"
     )
     assert not missing.exists()
+
+
+def test_konsultationer_lists_open_requests_oldest_first_with_the_recipient(db: Path):
+    result = lotsen(db, "konsultationer")
+    assert result.returncode == 0, result.stderr
+    assert "K-1" in result.stdout and "Gnesta" in result.stdout and "NPF-liknande svårigheter" in result.stdout
+    assert "till: processledarnas chatt" in result.stdout
+    assert "K-1" in lotsen(db, "konsultationer", "--status", "ny").stdout
+    assert "Inga konsultationer" in lotsen(db, "konsultationer", "--status", "hanterad").stdout

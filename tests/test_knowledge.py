@@ -123,3 +123,16 @@ def test_a_missing_file_says_which_and_how_to_fix(kb_copy):
     (knowledge / "glossary.yaml").unlink()
     problems = problems_of(knowledge, contacts)
     assert problems == ["knowledge/glossary.yaml:1: filen saknas — skapa knowledge/glossary.yaml eller peka ut rätt katalog med LOTSEN_KNOWLEDGE/LOTSEN_CONTACTS"]
+
+
+def test_steps_and_emergency_files_report_problems_as_file_and_line(kb_copy):
+    knowledge, contacts = kb_copy
+    steps = knowledge / "steps.yaml"
+    steps.write_text(steps.read_text(encoding="utf-8").replace("skolfranvaro:", "skolfranvar:", 1), encoding="utf-8")
+    emergency = knowledge / "emergency.yaml"
+    text = emergency.read_text(encoding="utf-8").replace('office_roles: ["112", bup-akut]', 'office_roles: ["112", bup-akutt]', 1)
+    emergency.write_text(text, encoding="utf-8")
+    problems = problems_of(knowledge, contacts)
+    assert any(p.startswith("knowledge/steps.yaml:") and "skolfranvar" in p and 'menade du "skolfranvaro"' in p for p in problems)
+    assert any(p.startswith("knowledge/emergency.yaml:") and "bup-akutt" in p for p in problems)
+

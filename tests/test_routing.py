@@ -215,7 +215,7 @@ def test_the_router_answers_any_text_without_crashing(router, parts, municipalit
     answer = router.route(" ".join(parts), municipality, TUESDAY_MORNING, topic=topic)
     assert (answer.kind is Kind.ANSWER) == bool(answer.topics)
     assert not answer.urgent or answer.emergency
-    assert answer.to_json()["municipality"] in (None, "flen", "nykoping")
+    assert answer.to_json()["municipality"] in (None, *router.kb.municipalities)  # a misspelt place still counts
 
 
 def test_text_that_was_already_redacted_still_reports_the_personnummer(router):

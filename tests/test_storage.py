@@ -323,12 +323,13 @@ async def test_stats_count_topics_municipalities_weeks_and_misses(storage: Stora
 
     stats = await storage.stats()
 
-    assert stats.questions == 4
+    # Questions only: the greeting is counted apart.
+    assert (stats.questions, stats.small_talk) == (3, 1)
     assert stats.by_topic == {"npf": 2}
-    assert stats.by_municipality == {"gnesta": 3, "okänd": 1}
-    assert stats.by_week == {"2026-W10": 3, "2026-W11": 1}
+    assert stats.by_municipality == {"gnesta": 2, "okänd": 1}
+    assert stats.by_week == {"2026-W10": 2, "2026-W11": 1}
     assert stats.declined == 1
-    assert stats.declined_share == pytest.approx(0.25)
+    assert stats.declined_share == pytest.approx(1 / 3)
     assert stats.open_consultations == 1
     assert stats.consultations_by_status == {"ny": 1}
     assert (await storage.stats(since=NOW + timedelta(days=1))).questions == 1
@@ -396,3 +397,35 @@ async def test_a_personnummer_that_slipped_through_is_never_written(storage: Sto
     assert query(path, "SELECT text, reach FROM consultations") == [
         ("Gäller [personnummer]", "ring [personnummer]s mamma")
     ]
+
+
+async def test_migration_4_adds_forward_attempts_and_reminders_to_an_existing_database(tmp_path: Path):
+    """A database made before migration 4 keeps its consultations and gains the retry and reminder columns."""
+    path = tmp_path / "lotsen.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied TEXT NOT NULL)")
+        number, description, statements = MIGRATIONS[0]
+        for statement in statements:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (?, ?, ?)", (number, description, NOW.isoformat()))
+        db.execute(
+            "INSERT INTO consultations (reference, source_key, created, urgency, route) "
+            "VALUES ('K-1', 'tg:1', ?, 'snart', 'curator')",
+            (NOW.isoformat(),),
+        )
+    async with await Storage.open(path) as storage:
+        [old] = await storage.open_consultations()
+        assert (old.reference, old.forward_attempts, old.reminded_at) == ("K-1", 0, None)
+        assert await storage.count_forward_attempt("K-1") == 1
+        assert await storage.count_forward_attempt("K-1") == 2
+        assert await storage.mark_reminded("K-1", NOW) is True
+        assert await storage.mark_reminded("K-1", NOW) is False
+        [again] = await storage.open_consultations("ny")
+        assert (again.forward_attempts, again.reminded_at) == (2, NOW)
+        await storage.set_forwarded("K-1", -100, None)
+        assert await storage.open_consultations("ny") == []
+        rerouted = await storage.reroute_consultation("K-1", "flen", "flen-bup-kontakt")
+        assert rerouted is not None and (rerouted.status, rerouted.forwarded_chat_id, rerouted.forward_attempts) == ("ny", None, 0)
+        await storage.mark_handled("K-1")
+        assert await storage.open_consultations() == []
+        assert await storage.reroute_consultation("K-1", "trosa", "curator") is None

@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.curation import export_csv, format_stats, format_unanswered, stats_chart_png
+from bot.curation import display_names, export_csv, format_stats, format_unanswered, stats_chart_png
 from bot.telegram.sending import send_html
 from bot.telegram.services import services
 
@@ -55,8 +55,9 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None
     svc = services(context)
     stats = await svc.storage.stats()
-    await send_html(context.bot, message.chat_id, _pre(format_stats(stats)))
-    png = await asyncio.to_thread(stats_chart_png, stats)
+    names = display_names(svc.kb)
+    await send_html(context.bot, message.chat_id, _pre(format_stats(stats, names)))
+    png = await asyncio.to_thread(stats_chart_png, stats, names)
     await context.bot.send_photo(message.chat_id, png, filename="lotsen-statistik.png",
                                  caption="Frågor per ämne och vecka")
 

@@ -140,6 +140,7 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     application.add_handler(CommandHandler("kommun", onboarding.on_kommun))
     application.add_handler(CommandHandler(["hjalp", "help"], onboarding.on_help))
     application.add_handler(CommandHandler("om", onboarding.on_about))
+    application.add_handler(CommandHandler("id", onboarding.on_id))
 
     # Material.
     application.add_handler(CommandHandler("hjulet", materials.on_wheel))
@@ -148,6 +149,9 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     # Consultations outside the dialogue: status, "Hanterad", stale dialogue buttons, /avbryt.
     application.add_handler(CommandHandler("mina", consultation.on_mine))
     application.add_handler(CallbackQueryHandler(consultation.on_handled, pattern=r"^done:"))
+    application.add_handler(CommandHandler("konsultationer", consultation.on_open_list))
+    application.add_handler(CallbackQueryHandler(consultation.on_pass_on, pattern=r"^vid:K-\d+$"))
+    application.add_handler(CallbackQueryHandler(consultation.on_pass_to, pattern=r"^vidto:K-\d+:"))
     application.add_handler(CallbackQueryHandler(consultation.on_stale_button, pattern=r"^(urg:|kons_ok$|kons_nej$)"))
     application.add_handler(CommandHandler("avbryt", consultation.on_nothing_to_cancel))
 
@@ -160,6 +164,7 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     # Questions: buttons under answers, then free text (in groups only when addressed to Lotsen).
     application.add_handler(CallbackQueryHandler(questions.on_feedback, pattern=r"^fb:\d+:-?1$"))
     application.add_handler(CallbackQueryHandler(questions.on_clarify, pattern=r"^(rt|rk):\d+:"))
+    application.add_handler(CallbackQueryHandler(questions.on_more, pattern=r"^mer:"))
     application.add_handler(MessageHandler(filters.COMMAND & PRIVATE, questions.on_unknown_command))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & questions.ADDRESSED_TO_BOT, questions.on_text)
@@ -171,6 +176,10 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     # Housekeeping: texts older than LOTSEN_RETENTION_DAYS are purged a minute after start, then every 6 hours.
     if application.job_queue is not None:
         application.job_queue.run_repeating(_purge, interval=PURGE_INTERVAL, first=60, name="lotsen-purge")
+        # Consultations: retry forwards left unsent by a restart; remind of requests open two working days.
+        application.job_queue.run_once(consultation.resume_forwards, when=5, name="lotsen-resume-forwards")
+        application.job_queue.run_repeating(consultation.remind_open, interval=consultation.REMINDER_INTERVAL,
+                                            first=consultation.REMINDER_FIRST, name="lotsen-reminders")
     return application
 
 

@@ -16,6 +16,16 @@ dies after step 1, the press is replayed from the inbox on restart; the
 dialogue state is gone by then, so `on_stale_button` finds the stored request
 by its source key and finishes steps 2–3. A dialogue abandoned mid-way (or cut
 by a restart before "Skicka") stores nothing; the user is told to start again.
+
+A request always reaches a person. `lotsen run` refuses to start while a
+municipality has no destination (`destination_problem`), unless requests are
+turned off (LOTSEN_KONSULTATION=av). The requester is told exactly who received
+it. A forward that fails is tried again by a JobQueue job with backoff
+(FORWARD_RETRY_DELAYS, attempts counted in the row); after the last try the
+admins are told. A read timeout is "maybe delivered": recorded as forwarded to
+that chat and never re-sent. Admins list open requests with /konsultationer
+(Hanterad / Skicka vidare); a request open two Swedish working days reminds the
+receiving chat once (`remind_open`).
 """
 
 from __future__ import annotations
@@ -23,17 +33,24 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+import holidays
 from telegram import Message, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
-from telegram.ext import ContextTypes, ConversationHandler
+from telegram.error import TelegramError, TimedOut
+from telegram.ext import Application, ContextTypes, ConversationHandler
 
 from bot import personnummer
-from bot.router import MAX_INPUT_CHARS
+from bot.config import Settings
+from bot.knowledge import KnowledgeBase
+from bot.render import utf16_len
+from bot.router import TZ
 from bot.storage import Consultation
-from bot.telegram.sending import keyboard, send_html
-from bot.telegram.services import Services, services
+from bot.telegram.admin import admins_only
+from bot.telegram.onboarding import municipality_keyboard
+from bot.telegram.sending import keyboard, safe_to_retry, send_html
+from bot.telegram.services import Services, services, services_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,7 +62,20 @@ CONFIRM = "confirm"  # summary with Skicka / Avbryt
 
 # An abandoned dialogue ends after this many seconds.
 CONVERSATION_TIMEOUT = 30 * 60
-MAX_REACH_CHARS = 300
+# Longest texts, in UTF-16 code units as Telegram counts them (the forward must fit one message).
+MAX_ABOUT_UTF16 = 2000
+MAX_REACH_UTF16 = 300
+# A forward that failed is tried again after these delays (seconds); after the last try the admins are told.
+FORWARD_RETRY_DELAYS: tuple[float, ...] = (30.0, 120.0, 600.0, 1800.0)
+# Unforwarded requests older than this are picked up again after a restart.
+RESUME_AFTER = timedelta(minutes=1)
+# An open request not handled within this many Swedish working days reminds the receiving chat once.
+REMINDER_WORKING_DAYS = 2
+REMINDER_INTERVAL = 30 * 60.0  # seconds between checks
+REMINDER_FIRST = 90.0  # first check this many seconds after start
+CURATOR_LABEL = "processledarnas chatt"
+NO_ROUTE = "ej-vidarebefordrad"
+_HOLIDAYS = holidays.country_holidays("SE")
 _DRAFT = "lotsen.konsultation"
 
 URGENCY_LABELS = {
@@ -74,6 +104,15 @@ TIMED_OUT = "Konsultationsdialogen avbröts eftersom den stod stilla. Börja om 
 STALE = "Den här dialogen är inte längre aktiv (Lotsen kan ha startats om). Börja om med /konsultation."
 ONLY_PRIVATE = "Konsultationer tar jag bara emot i ett privat samtal – skriv /konsultation direkt till mig."
 EMPTY_TEXT = "Skriv några ord om vad det gäller, eller avbryt med /avbryt."
+TOO_LONG = (
+    "Texten är för lång: {length} tecken, högst {limit} får plats (emoji räknas som två). "
+    "Korta den med minst {over} tecken och skicka den igen – inget har skickats."
+)
+NOT_AVAILABLE = (
+    "Konsultationsförfrågningar via Lotsen är inte tillgängliga här. "
+    "Ring BUP:s kontaktperson direkt i stället:"
+)
+NO_OPEN = "Inga öppna konsultationer."
 
 
 @dataclass
@@ -95,10 +134,75 @@ def _draft(context: ContextTypes.DEFAULT_TYPE) -> Draft:
     return draft
 
 
-def _clean(text: str, limit: int) -> tuple[str, bool]:
-    """Redacts personnummer and shortens; returns the text and whether a number was removed."""
+def _clean(text: str) -> tuple[str, bool]:
+    """Redacts personnummer; returns the text and whether a number was removed."""
     had = personnummer.PLACEHOLDER in text or personnummer.contains(text)
-    return personnummer.redact(text).strip()[:limit], had
+    return personnummer.redact(text).strip(), had
+
+
+def _too_long(text: str, limit: int) -> str | None:
+    """The Swedish note for a text over `limit` UTF-16 units (never cut silently), or None."""
+    length = utf16_len(text)
+    if length <= limit:
+        return None
+    return TOO_LONG.format(length=length, limit=limit, over=length - limit)
+
+
+# --------------------------------------------------------------------------- who receives a request
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a municipality's consultation requests go, and how the requester is told."""
+
+    route: str  # the contact's id, "curator", or NO_ROUTE
+    chat_id: int | None
+    label: str  # "Jonas Provström, BUP:s kontaktperson för Flens kommun" or "processledarnas chatt"
+
+
+def destination(kb: KnowledgeBase, settings: Settings, municipality: str | None) -> Destination:
+    """The BUP contact's own chat when contacts.yaml has one, else LOTSEN_CURATOR_CHAT."""
+    contact = kb.contact_for("bup-kontakt", municipality)
+    if contact is not None and contact.telegram_chat_id is not None:
+        route = contact.id or f"bup-kontakt:{municipality}"
+        return Destination(route, contact.telegram_chat_id, f"{contact.name}, {contact.title}")
+    if settings.curator_chat is not None:
+        return Destination("curator", settings.curator_chat, CURATOR_LABEL)
+    return Destination(NO_ROUTE, None, "processledarna")
+
+
+def recipient_label(kb: KnowledgeBase, route: str) -> str:
+    """Who a stored request went (or goes) to, from its route."""
+    if route == "curator":
+        return CURATOR_LABEL
+    contact = kb.contact_by_id(route)
+    return f"{contact.name}, {contact.title}" if contact else "processledarna"
+
+
+def missing_destinations(kb: KnowledgeBase, settings: Settings) -> list[str]:
+    """Municipalities (and "ingen kommun vald") whose requests would reach nobody."""
+    missing = [m.name for m in kb.municipalities.values() if destination(kb, settings, m.id).chat_id is None]
+    if destination(kb, settings, None).chat_id is None:
+        missing.append("ingen kommun vald")
+    return missing
+
+
+def destination_problem(kb: KnowledgeBase, settings: Settings) -> str | None:
+    """Why `lotsen run` must not start (a request could reach nobody), or None."""
+    if not settings.consultations:
+        return None
+    missing = missing_destinations(kb, settings)
+    if not missing:
+        return None
+    return (
+        "Lotsen startar inte: konsultationsförfrågningar skulle inte nå någon för "
+        f"{', '.join(missing)}.\n"
+        "Gör något av detta:\n"
+        "  • sätt LOTSEN_CURATOR_CHAT till processledarnas Telegram-chatt (skriv /id i den chatten för att få id:t);\n"
+        "  • ge BUP-kontakterna telegram_chat_id i contacts.yaml och kör lotsen validate;\n"
+        "  • eller stäng av förfrågningar uttryckligen med LOTSEN_KONSULTATION=av "
+        "(då får användarna BUP-kontaktens telefonnummer i stället)."
+    )
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
@@ -111,6 +215,9 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | 
         await query.answer()
     if chat.type != "private":
         await context.bot.send_message(chat.id, ONLY_PRIVATE)
+        return ConversationHandler.END
+    if not services(context).settings.consultations:
+        await _not_available(update, context, chat.id)
         return ConversationHandler.END
     draft = Draft()
     if query is not None and query.data:
@@ -125,14 +232,36 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | 
     return ABOUT
 
 
+async def _not_available(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    """Says plainly that requests are off, with the BUP contact's phone."""
+    svc = services(context)
+    user = update.effective_user
+    profile = await svc.storage.get_user(svc.user_key(user.id)) if user else None
+    municipality = profile.municipality if profile else None
+    contact = svc.kb.contact_for("bup-kontakt", municipality) if municipality else None
+    if contact is None:
+        text = f"{html.escape(NOT_AVAILABLE)} välj först din kommun med /kommun, så visar jag numret."
+    else:
+        text = (
+            f"{html.escape(NOT_AVAILABLE)}\n<b>{html.escape(contact.name)}</b> – {html.escape(contact.title)}\n"
+            f'☎ <a href="tel:{html.escape(contact.phone.replace(" ", "").replace("-", ""))}">'
+            f"{html.escape(contact.phone)}</a> · {html.escape(contact.hours)}"
+        )
+    await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+
+
 async def on_about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """Takes what the consultation is about and asks how urgent it is."""
     message = update.effective_message
     if message is None or not message.text:
         return ABOUT
-    text, had_number = _clean(message.text, MAX_INPUT_CHARS)
+    text, had_number = _clean(message.text)
     if not text.replace(personnummer.PLACEHOLDER, "").strip():
         await message.reply_text(EMPTY_TEXT)
+        return ABOUT
+    too_long = _too_long(text, MAX_ABOUT_UTF16)
+    if too_long:
+        await message.reply_text(too_long)
         return ABOUT
     draft = _draft(context)
     draft.text = text
@@ -185,9 +314,13 @@ async def on_reach(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or not message.text:
         return REACH
-    reach, had_number = _clean(message.text, MAX_REACH_CHARS)
+    reach, had_number = _clean(message.text)
     if not reach:
         await message.reply_text(ASK_REACH)
+        return REACH
+    too_long = _too_long(reach, MAX_REACH_UTF16)
+    if too_long:
+        await message.reply_text(too_long)
         return REACH
     draft = _draft(context)
     draft.reach = reach
@@ -200,23 +333,20 @@ async def on_reach(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     return CONFIRM
 
 
-def _target(svc: Services, municipality: str | None) -> tuple[str, int | None]:
-    """Where a consultation goes: (route label, chat id or None)."""
-    contact = svc.kb.contact_for("bup-kontakt", municipality)
-    if contact is not None and contact.telegram_chat_id is not None:
-        return contact.id or f"bup-kontakt:{municipality}", contact.telegram_chat_id
-    if svc.settings.curator_chat is not None:
-        return "curator", svc.settings.curator_chat
-    return "ej-vidarebefordrad", None
-
-
 def _forward_text(svc: Services, c: Consultation) -> str:
     topic = svc.kb.topics[c.topic].name if c.topic in svc.kb.topics else "inte angivet"
     urgency = URGENCY_LABELS.get(c.urgency, c.urgency)
     flag = "🚨 " if c.urgency == "akut" else ""
+    where = svc.kb.municipality_name(c.municipality)
+    bup = svc.kb.contact_for("bup-kontakt", c.municipality) if c.municipality else None
+    bup_line = (
+        f"BUP:s kontaktperson för {html.escape(where)}: <b>{html.escape(bup.name)}</b>, {html.escape(bup.phone)}\n"
+        if bup else ""
+    )
     return (
         f"{flag}<b>Ny konsultationsbegäran {html.escape(c.reference)}</b>\n"
-        f"Kommun: {html.escape(svc.kb.municipality_name(c.municipality))}\n"
+        f"Kommun: {html.escape(where)}\n"
+        f"{bup_line}"
         f"Ämne: {html.escape(topic)}\n"
         f"Brådska: {html.escape(urgency)}\n\n"
         f"<b>Gäller:</b>\n{html.escape(c.text or '')}\n\n"
@@ -225,36 +355,129 @@ def _forward_text(svc: Services, c: Consultation) -> str:
     )
 
 
-async def _complete(svc: Services, context: ContextTypes.DEFAULT_TYPE, c: Consultation, chat_id: int) -> None:
-    """Forwards a stored consultation (unless already forwarded) and tells the requester its reference."""
-    _, target = _target(svc, c.municipality)
-    forwarded = c.forwarded_message_id is not None
-    if not forwarded and target is not None:
+async def _forward(svc: Services, bot, c: Consultation) -> bool:  # noqa: ANN001 - an ExtBot
+    """Sends the request to its recipient; True when delivered or maybe delivered (a read timeout)."""
+    dest = destination(svc.kb, svc.settings, c.municipality)
+    if dest.chat_id is None:
+        return False
+    try:
+        sent = await bot.send_message(
+            dest.chat_id, _forward_text(svc, c), parse_mode=ParseMode.HTML,
+            reply_markup=keyboard([[("✅ Hanterad", f"done:{c.reference}")]]),
+        )
+    except TimedOut as exc:
+        if safe_to_retry(exc):
+            _LOGGER.error("Konsultation %s kunde inte vidarebefordras: %s", c.reference, type(exc).__name__)
+            return False
+        # It reached Telegram and was probably delivered: record it so "Hanterad" works; never re-send blindly.
+        _LOGGER.warning("Konsultation %s: svaret dröjde, räknas som kanske levererad", c.reference)
+        await svc.storage.set_forwarded(c.reference, dest.chat_id, None)
+        return True
+    except TelegramError as exc:
+        _LOGGER.error("Konsultation %s kunde inte vidarebefordras: %s", c.reference, type(exc).__name__)
+        return False
+    await svc.storage.set_forwarded(c.reference, dest.chat_id, sent.message_id)
+    return True
+
+
+def _retry_job_name(reference: str) -> str:
+    return f"lotsen-forward-{reference}"
+
+
+async def _after_failure(application: Application, reference: str) -> None:
+    """Schedules the next try of a failed forward, or tells the admins after the last one."""
+    svc = services_of(application)
+    attempts = await svc.storage.count_forward_attempt(reference)
+    queue = application.job_queue
+    if queue is not None and attempts <= len(FORWARD_RETRY_DELAYS):
+        for job in queue.get_jobs_by_name(_retry_job_name(reference)):
+            job.schedule_removal()  # one pending try per request: this one replaces a later one from start-up
+        queue.run_once(_retry_forward, FORWARD_RETRY_DELAYS[attempts - 1], data=reference,
+                       name=_retry_job_name(reference))
+        return
+    await _tell_admins(application, reference, attempts)
+
+
+async def _tell_admins(application: Application, reference: str, attempts: int) -> None:
+    svc = services_of(application)
+    c = await svc.storage.get_consultation(reference)
+    if c is None:
+        return
+    label = destination(svc.kb, svc.settings, c.municipality).label
+    text = (
+        f"⚠️ Konsultationsbegäran <b>{html.escape(reference)}</b> ({html.escape(svc.kb.municipality_name(c.municipality))}, "
+        f"{html.escape(URGENCY_LABELS.get(c.urgency, c.urgency))}) kunde inte skickas till {html.escape(label)} "
+        f"efter {attempts} försök. Se /konsultationer och skicka den vidare, eller kontakta personen själv."
+    )
+    if not svc.settings.admins:
+        _LOGGER.error("Konsultation %s nådde ingen och LOTSEN_ADMINS är tomt", reference)
+    for admin in sorted(svc.settings.admins):
         try:
-            sent = await context.bot.send_message(
-                target, _forward_text(svc, c), parse_mode=ParseMode.HTML,
-                reply_markup=keyboard([[("✅ Hanterad", f"done:{c.reference}")]]),
+            await application.bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            _LOGGER.error("Administratören fick inte beskedet om %s: %s", reference, type(exc).__name__)
+
+
+async def _retry_forward(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tries a failed forward again (a JobQueue job) and tells the requester when it gets through."""
+    svc = services(context)
+    reference = str(context.job.data) if context.job else ""
+    c = await svc.storage.get_consultation(reference)
+    if c is None or c.status != "ny" or c.forwarded_chat_id is not None:
+        return
+    if not await _forward(svc, context.bot, c):
+        await _after_failure(context.application, reference)
+        return
+    if c.chat_id is not None:
+        label = destination(svc.kb, svc.settings, c.municipality).label
+        try:
+            await context.bot.send_message(
+                c.chat_id, f"Din begäran <b>{html.escape(reference)}</b> har nu nått {html.escape(label)}.",
+                parse_mode=ParseMode.HTML,
             )
         except TelegramError as exc:
-            _LOGGER.error("Konsultation %s kunde inte vidarebefordras: %s", c.reference, type(exc).__name__)
-        else:
-            await svc.storage.set_forwarded(c.reference, target, sent.message_id)
-            forwarded = True
+            _LOGGER.warning("Beskedet om %s nådde inte fram: %s", reference, type(exc).__name__)
+
+
+async def resume_forwards(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Schedules a try for every request left unforwarded (e.g. by a restart during its retries)."""
+    svc = services(context)
+    now = datetime.now(UTC)
+    queue = context.application.job_queue
+    for c in await svc.storage.open_consultations("ny"):
+        if queue is None or queue.get_jobs_by_name(_retry_job_name(c.reference)):
+            continue
+        # A request younger than RESUME_AFTER may be in the middle of its first send: wait until it is not.
+        delay = max(0.0, (c.created + RESUME_AFTER - now).total_seconds())
+        queue.run_once(_retry_forward, delay, data=c.reference, name=_retry_job_name(c.reference))
+
+
+async def _complete(svc: Services, context: ContextTypes.DEFAULT_TYPE, c: Consultation, chat_id: int) -> None:
+    """Forwards a stored consultation (unless already forwarded) and tells the requester who received it."""
+    forwarded = c.forwarded_chat_id is not None or await _forward(svc, context.bot, c)
+    dest = destination(svc.kb, svc.settings, c.municipality)
     ref = html.escape(c.reference)
     if forwarded:
-        where = html.escape(svc.kb.municipality_name(c.municipality)) if c.municipality else "länet"
+        label = recipient_label(svc.kb, c.route) if c.forwarded_chat_id is not None else dest.label
         text = (
-            f"Tack! Din begäran är registrerad med referens <b>{ref}</b> och skickad till BUP:s "
-            f"kontaktperson för {where}, som hör av sig. Följ status med /mina."
+            f"Tack! Din begäran är registrerad med referens <b>{ref}</b> och skickad till "
+            f"<b>{html.escape(label)}</b>, som hör av sig. Följ status med /mina."
         )
     else:
         text = (
-            f"Tack! Din begäran är sparad med referens <b>{ref}</b>. En processledare ser den och "
-            "ser till att rätt person hör av sig. Följ status med /mina."
+            f"Tack! Din begäran är sparad med referens <b>{ref}</b>, men den nådde inte "
+            f"{html.escape(dest.label)} just nu. Lotsen försöker igen och säger till processledarna om det "
+            "inte går. Följ status med /mina."
         )
     if c.urgency == "akut":
         text += f"\n\n{ACUTE_REMINDER}"
     await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+    if forwarded:
+        return
+    if dest.chat_id is None:
+        await _tell_admins(context.application, c.reference, 0)
+    else:
+        await _after_failure(context.application, c.reference)
 
 
 async def on_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -267,7 +490,7 @@ async def on_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     draft = _draft(context)
     chat_id = query.message.chat.id
     municipality = await _municipality(svc, user.id, draft.text)
-    route, _ = _target(svc, municipality)
+    route = destination(svc.kb, svc.settings, municipality).route
     consultation = await svc.storage.create_consultation(
         source_key=f"tg:{update.update_id}",
         user_key=svc.user_key(user.id),
@@ -371,7 +594,12 @@ async def on_handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             _LOGGER.warning("Beskedet om %s nådde inte fram: %s", reference, type(exc).__name__)
 
 
-STATUS_LABELS = {"ny": "ny", "vidarebefordrad": "skickad till kontaktperson", "hanterad": "hanterad"}
+def status_label(kb: KnowledgeBase, c: Consultation) -> str:
+    """The status as the requester reads it, naming who has (or will get) the request."""
+    if c.status == "hanterad":
+        return "hanterad"
+    who = recipient_label(kb, c.route)
+    return f"skickad till {who}" if c.status == "vidarebefordrad" else f"ny – väntar på att nå {who}"
 
 
 async def on_mine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -389,6 +617,127 @@ async def on_mine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         topic = svc.kb.topics[c.topic].name if c.topic in svc.kb.topics else "–"
         lines.append(
             f"• <b>{html.escape(c.reference)}</b> {c.created:%Y-%m-%d} · {html.escape(topic)} · "
-            f"{html.escape(STATUS_LABELS.get(c.status, c.status))}"
+            f"{html.escape(status_label(svc.kb, c))}"
         )
     await send_html(context.bot, message.chat_id, "\n".join(lines))
+
+
+# --------------------------------------------------------------------------- the one reminder
+
+
+def reminder_due(created: datetime, now: datetime, working_days: int = REMINDER_WORKING_DAYS) -> bool:
+    """True once `working_days` Swedish working days (no weekends, no holidays) have passed since `created`."""
+    deadline = created.astimezone(TZ)
+    counted = 0
+    while counted < working_days:
+        deadline += timedelta(days=1)
+        if deadline.weekday() < 5 and deadline.date() not in _HOLIDAYS:
+            counted += 1
+    return now.astimezone(TZ) >= deadline
+
+
+async def remind_open(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Reminds the receiving chat, once, of each request not handled within two working days."""
+    svc = services(context)
+    now = datetime.now(UTC)
+    for c in await svc.storage.open_consultations("vidarebefordrad"):
+        if c.reminded_at is not None or c.forwarded_chat_id is None or not reminder_due(c.created, now):
+            continue
+        text = (
+            f"⏰ <b>Påminnelse:</b> konsultationsbegäran <b>{html.escape(c.reference)}</b> från "
+            f"{c.created.astimezone(TZ):%Y-%m-%d} ({html.escape(svc.kb.municipality_name(c.municipality))}) är inte "
+            "markerad som hanterad. Tryck <b>Hanterad</b> när personen har fått svar."
+        )
+        try:
+            await context.bot.send_message(c.forwarded_chat_id, text, parse_mode=ParseMode.HTML,
+                                           reply_markup=keyboard([[("✅ Hanterad", f"done:{c.reference}")]]))
+        except TimedOut as exc:
+            if safe_to_retry(exc):
+                continue
+        except TelegramError as exc:
+            _LOGGER.warning("Påminnelsen om %s nådde inte fram: %s", c.reference, type(exc).__name__)
+            continue
+        await svc.storage.mark_reminded(c.reference)
+
+
+# --------------------------------------------------------------------------- the process leaders' list
+
+
+def _list_entry(svc: Services, c: Consultation) -> str:
+    topic = svc.kb.topics[c.topic].name if c.topic in svc.kb.topics else "–"
+    text = c.text or ""
+    if len(text) > 300:
+        text = text[:300] + "…"
+    return (
+        f"<b>{html.escape(c.reference)}</b> {c.created.astimezone(TZ):%Y-%m-%d %H:%M} · "
+        f"{html.escape(svc.kb.municipality_name(c.municipality))} · {html.escape(topic)} · "
+        f"{html.escape(URGENCY_LABELS.get(c.urgency, c.urgency))}\n"
+        f"Status: {html.escape(status_label(svc.kb, c))}\n"
+        f"{html.escape(text)}"
+    )
+
+
+@admins_only
+async def on_open_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Lists open consultations, oldest first, each with Hanterad and Skicka vidare."""
+    message = update.effective_message
+    assert message is not None
+    svc = services(context)
+    rows = await svc.storage.open_consultations()
+    if not rows:
+        await message.reply_text(NO_OPEN)
+        return
+    await message.reply_text(f"Öppna konsultationer: {len(rows)}, äldst först.")
+    for c in rows[:30]:
+        buttons = keyboard([[("✅ Hanterad", f"done:{c.reference}"), ("↪ Skicka vidare", f"vid:{c.reference}")]])
+        await send_html(context.bot, message.chat_id, _list_entry(svc, c), reply_markup=buttons)
+
+
+async def on_pass_on(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Shows the municipalities an open consultation can be passed on to."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or query.data is None or not isinstance(query.message, Message):
+        return
+    svc = services(context)
+    if user is None or not svc.is_admin(user.id):
+        await query.answer("Bara processledarna kan skicka vidare.", show_alert=True)
+        return
+    await query.answer()
+    reference = query.data.removeprefix("vid:")
+    await context.bot.send_message(
+        query.message.chat.id, f"Vart ska {reference} skickas? Välj kommun:",
+        reply_markup=municipality_keyboard(svc.kb, prefix=f"vidto:{reference}:"),
+    )
+
+
+async def on_pass_to(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Forwards an open consultation to another municipality's recipient and tells the requester."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or query.data is None or not isinstance(query.message, Message):
+        return
+    svc = services(context)
+    if user is None or not svc.is_admin(user.id):
+        await query.answer("Bara processledarna kan skicka vidare.", show_alert=True)
+        return
+    await query.answer()
+    _, reference, municipality = query.data.split(":", 2)
+    if municipality not in svc.kb.municipalities:
+        return
+    dest = destination(svc.kb, svc.settings, municipality)
+    c = await svc.storage.reroute_consultation(reference, municipality, dest.route)
+    if c is None:
+        await query.edit_message_text(f"{reference} är redan hanterad eller finns inte.")
+        return
+    if not await _forward(svc, context.bot, c):
+        await query.edit_message_text(f"{reference} nådde inte {dest.label}; Lotsen försöker igen.")
+        await _after_failure(context.application, reference)
+        return
+    await query.edit_message_text(f"{reference} är skickad till {dest.label}.")
+    if c.chat_id is not None:
+        try:
+            await context.bot.send_message(
+                c.chat_id, f"Din begäran <b>{html.escape(reference)}</b> har skickats vidare till "
+                f"{html.escape(dest.label)}.", parse_mode=ParseMode.HTML,
+            )
+        except TelegramError as exc:
+            _LOGGER.warning("Beskedet om %s nådde inte fram: %s", reference, type(exc).__name__)

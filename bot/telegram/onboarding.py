@@ -54,6 +54,7 @@ HELP = (
     "/hjulet – Barnets bästa-hjulet (<code>/hjulet ofärgat</code> för utskrift)\n"
     "/material – metodmaterial\n"
     "/om – vad Lotsen sparar\n"
+    "/id – ditt och chattens Telegram-id (för processledarna)\n"
     "/avbryt – avbryt en pågående dialog\n\n"
     "Vid akut fara: ring <b>112</b>. Skriv aldrig namn eller personnummer."
 )
@@ -176,3 +177,24 @@ async def on_about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message is not None:
         text = about_text(services(context).settings.retention_days)
         await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def on_id(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tells the user their Telegram user id and this chat's id, and what they are for."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or chat is None:
+        return
+    lines = []
+    if user is not None:
+        lines.append(f"Ditt användar-id: <code>{user.id}</code>")
+    lines.append(f"Den här chattens id: <code>{chat.id}</code>")
+    lines.append("")
+    lines.append(
+        "Processledare: lägg ditt användar-id i LOTSEN_ADMINS (flera åtskilda med komma) för att få "
+        "/statistik, /obesvarade och /konsultationer."
+    )
+    lines.append(
+        "Ska konsultationsförfrågningar komma till den här chatten: sätt LOTSEN_CURATOR_CHAT till chattens id "
+        "(processledarnas grupp) eller skriv id:t som telegram_chat_id hos BUP-kontakten i contacts.yaml."
+    )
+    await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)

@@ -33,7 +33,7 @@ from telegram.ext import ContextTypes, filters
 from bot import personnummer
 from bot.answer import Answer, Kind
 from bot.knowledge import KnowledgeBase
-from bot.render import render_html
+from bot.render import render_html, render_more
 from bot.router import MAX_INPUT_CHARS
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, send_html
@@ -90,6 +90,8 @@ def answer_keyboard(answer: Answer, update_id: int, kb: KnowledgeBase) -> Inline
             for row in municipality_keyboard(kb, prefix=f"rk:{update_id}:").inline_keyboard
         ]
     if answer.kind is Kind.ANSWER:
+        if answer.top_topic in kb.topics:
+            rows.append([(f"Mer om {kb.topics[answer.top_topic].name.lower()}"[:60], f"mer:{answer.top_topic}")])
         rows.append([("👍 Bra svar", f"fb:{update_id}:1"), ("👎 Inte till hjälp", f"fb:{update_id}:-1")])
         rows.append([("Begär konsultation", f"kons:{answer.top_topic or ''}")])
     for row in rows:
@@ -115,7 +117,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_key = svc.user_key(user.id)
     profile = await svc.storage.get_user(user_key)
     answer = svc.router.route(text, profile.municipality if profile else None)
-    reply = render_html(answer, svc.kb)
+    reply = render_html(answer, svc.kb, profile.role if profile else None)
     await send_html(context.bot, message.chat_id, reply,
                     reply_markup=answer_keyboard(answer, update.update_id, svc.kb))
     await svc.storage.log_question(
@@ -166,11 +168,26 @@ async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     profile = await svc.storage.get_user(svc.user_key(user.id))
     municipality = stored.get("municipality") or (profile.municipality if profile else None)
-    if kind == "rk":
-        municipality = choice if choice in svc.kb.municipalities else municipality
+    if kind == "rk" and choice in svc.kb.municipalities:
+        municipality = choice
+        await svc.storage.save_user(svc.user_key(user.id), municipality=choice)
     answer = svc.router.route(stored["text"], municipality, topic=choice if kind == "rt" else None)
-    await send_html(context.bot, query.message.chat.id, render_html(answer, svc.kb),
+    role = profile.role if profile else None
+    await send_html(context.bot, query.message.chat.id, render_html(answer, svc.kb, role),
                     reply_markup=answer_keyboard(answer, int(update_id), svc.kb))
+
+
+async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Sends the full advice of the topic behind the "Mer om …" button."""
+    query = update.callback_query
+    if query is None or query.data is None or query.message is None:
+        return
+    await query.answer()
+    topic = services(context).kb.topics.get(query.data.removeprefix("mer:"))
+    if topic is None:
+        await context.bot.send_message(query.message.chat.id, GONE)
+        return
+    await send_html(context.bot, query.message.chat.id, render_more(topic))
 
 
 async def on_not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -57,6 +57,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if settings.secret == DEVELOPMENT_SECRET:
         print(INSECURE_SECRET, file=sys.stderr)
         return 2
+    problem = check_consultation_destinations(settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
     try:
@@ -69,6 +73,24 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Lotsen nådde inte Telegram ({type(exc).__name__}) och stoppades. "
               "/ Could not reach Telegram.", file=sys.stderr)
         return 1
+
+
+def check_consultation_destinations(settings: Settings) -> str | None:
+    """Why the bot must not start because a consultation request could reach nobody, or None.
+
+    Every municipality needs a destination: its BUP contact's telegram_chat_id, else
+    LOTSEN_CURATOR_CHAT — unless the operator turned requests off (LOTSEN_KONSULTATION=av).
+    A knowledge base that does not load is reported later, where the bot loads it.
+    """
+    from bot.errors import KnowledgeError
+    from bot.knowledge import load_knowledge
+    from bot.telegram.consultation import destination_problem
+
+    try:
+        kb = load_knowledge(settings.knowledge_dir, settings.contacts_file)
+    except KnowledgeError:
+        return None
+    return destination_problem(kb, settings)
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
