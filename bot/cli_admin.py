@@ -59,7 +59,11 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser(
         "export", help="exportera frågeloggen eller konsultationerna (utan personkopplingar)"
     )
-    export.add_argument("--format", choices=("csv", "jsonl"), required=True, help="filformat")
+    export.add_argument("--format", choices=("csv", "jsonl"), help="filformat (krävs utom med --kontakter)")
+    export.add_argument(
+        "--kontakter", action="store_true",
+        help="skriv contacts.yaml med dagarna som kontakter bekräftats i Telegram som verified:",
+    )
     export.add_argument(
         "--table",
         choices=("questions", "consultations"),
@@ -76,6 +80,17 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
         "--days", type=_positive, help="lagringstid i dagar (standard LOTSEN_RETENTION_DAYS, 365)"
     )
     purge.set_defaults(func=run_purge)
+
+    from bot import cli_contacts
+
+    cli_contacts.add_arguments(subparsers)
+
+
+def stale_contact_warnings(kb, settings: Settings) -> list[str]:  # noqa: ANN001 - avoids importing knowledge here
+    """`lotsen validate`'s warnings: contacts not verified within LOTSEN_VERIFY_DAYS (they do not fail)."""
+    from bot.cli_contacts import stale_warnings
+
+    return stale_warnings(kb, settings)
 
 
 def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T | None:
@@ -122,6 +137,13 @@ def run_unanswered(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
     """Writes a table as CSV or JSON Lines to the screen or a file."""
+    if args.kontakter:
+        from bot.cli_contacts import export_contacts
+
+        return export_contacts(args, settings)
+    if args.format is None:
+        print("lotsen: ange --format csv eller --format jsonl (eller --kontakter)", file=sys.stderr)
+        return 1
     rows = _with_storage(settings, lambda storage: storage.export_rows(args.table))
     if rows is None:
         return 1

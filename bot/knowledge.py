@@ -470,7 +470,7 @@ def _all_contacts(contacts: Contacts) -> list[tuple[tuple[Any, ...], Contact]]:
 
 
 def _contact_lines(contacts: Contacts, doc: _Doc) -> dict[str, int]:
-    return {c.id: doc.line(loc) for loc, c in _all_contacts(contacts) if c.id}
+    return {c.id: doc.line((*loc, "verified")) for loc, c in _all_contacts(contacts) if c.id}
 
 
 FICTION_RANGES_TEXT = "070-174 06 05 – 070-174 06 99 eller 08-465 004 00 – 08-465 004 99"
