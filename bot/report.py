@@ -97,7 +97,8 @@ def _share(part: int, whole: int) -> str:
 def _duration(hours: float | None) -> str:
     if hours is None:
         return "–"
-    return f"{hours:.1f} timmar" if hours < 48 else f"{hours / 24:.1f} dagar"
+    text = f"{hours:.1f} timmar" if hours < 48 else f"{hours / 24:.1f} dagar"
+    return text.replace(".", ",")  # Swedish decimal comma
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[int] = ()) -> str:
@@ -144,7 +145,7 @@ def render_report(kb: KnowledgeBase, questions: Sequence[Mapping[str, Any]], con
         ("Frågor", len(asked)),
         ("Andel akuta (barn i fara)", _share(acute, len(asked))),
         ("Andel obesvarade (Lotsen avböjde)", _share(unanswered, len(asked))),
-        ("Andel med 👎", _share(down, len(asked))),
+        ("Andel med tumme ned (👎)", _share(down, len(asked))),
         ("Konsultationer", len(consultations)),
     ], numeric=(1,))
     return "\n".join([
