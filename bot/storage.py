@@ -961,7 +961,10 @@ class Storage:
             rows = list(rows)
             if not rows:
                 return None
-            await db.execute("UPDATE curation_acts SET undone_at = ? WHERE id = ?", (_iso(now), rows[0]["id"]))
+            # The text is only needed while the act stands; an undone act keeps no question text.
+            await db.execute(
+                "UPDATE curation_acts SET undone_at = ?, text = NULL WHERE id = ?", (_iso(now), rows[0]["id"])
+            )
         return dict(rows[0])
 
     async def digest_counts(self, since: datetime) -> dict[str, int]:

@@ -58,6 +58,8 @@ async def test_a_tap_teaches_the_topic_and_the_knowledge_base_reloads(fake_api, 
     await fake_api.wait_for(lambda: (item.text or "").startswith("Ångrat"))
     assert yaml.safe_load((tmp_path / "learned.yaml").read_text(encoding="utf-8")) in ({}, None)
     assert MISS not in svc.kb.topics[topic].phrasings
+    undone = (await svc.storage._read("SELECT * FROM curation_acts"))[0]
+    assert undone["undone_at"] and undone["text"] is None  # an undone act keeps no question text
     header, (again,) = await _items(admin, 1)
     assert "vägrar klä om sig" in again.text
 
@@ -113,8 +115,15 @@ async def test_intended_declines_are_listed_apart_and_thumbs_down_are_included(f
     assert "lönespecifikationen" in salary.text
 
 
-async def test_only_admins_can_curate(fake_api, curating):
-    """Someone else gets the polite no for /obesvarade and /angra."""
+async def test_only_admins_can_curate(fake_api, curating, tmp_path):
+    """Someone else gets the polite no for /obesvarade and /angra, and a forwarded button does nothing."""
     other = fake_api.user(7104)
     assert (await other.ask("/obesvarade")).text == NOT_ADMIN
     assert (await other.ask("/angra")).text == NOT_ADMIN
+    await other.ask(MISS)
+    await curating.idle()
+    _, (item,) = await _items(fake_api.user(ADMIN_ID), 1)
+    await other.press(item, item.button("Utanför"))
+    await fake_api.wait_for(lambda: any(a.get("text") == NOT_ADMIN for a in fake_api.callback_answers))
+    assert not (tmp_path / "learned.yaml").exists()
+    assert await curating.services.storage.curation_queue() != []

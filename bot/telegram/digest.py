@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.knowledge import ContactAge
@@ -101,7 +101,7 @@ async def weekly_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
         text, keyboard = digest
         try:
             await send_html(context.bot, admin_id, text, reply_markup=keyboard)
-        except (Forbidden, TelegramError):
+        except TelegramError:
             continue  # one admin's blocked chat must not stop the others' digests
 
 
