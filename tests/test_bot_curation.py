@@ -127,3 +127,19 @@ async def test_only_admins_can_curate(fake_api, curating, tmp_path):
     await fake_api.wait_for(lambda: any(a.get("text") == NOT_ADMIN for a in fake_api.callback_answers))
     assert not (tmp_path / "learned.yaml").exists()
     assert await curating.services.storage.curation_queue() != []
+
+
+async def test_an_unwritable_overlay_is_reported_and_nothing_is_lost(fake_api, start_bot, bot_settings, tmp_path):
+    """LOTSEN_LEARNED where no file can be written: the admin is told how to fix it; the question stays listed."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    settings = dataclasses.replace(bot_settings, learned_file=blocker / "learned.yaml")
+    async with start_bot(settings, load_kb=True) as bot:
+        await fake_api.user(7105).ask(MISS)
+        await bot.idle()
+        admin = fake_api.user(ADMIN_ID)
+        _, (item,) = await _items(admin, 1)
+        await admin.press(item, item.button("Utanför"))
+        reply = await admin.next_message()
+        assert "Det gick inte att lägga till" in reply.text and "LOTSEN_LEARNED" in reply.text
+        assert len(await bot.services.storage.curation_queue()) == 1

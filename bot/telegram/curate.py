@@ -139,7 +139,11 @@ async def on_curate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if act is None:
         await query.edit_message_reply_markup(None)  # another tap already handled it
         return
-    problem = await _apply(svc, action, text, topic) if action != "ignore" else None
+    try:
+        problem = await _apply(svc, action, text, topic) if action != "ignore" else None
+    except OSError as exc:
+        problem = (f"kan inte skriva {svc.settings.learned_path} ({exc.strerror or type(exc).__name__}) — "
+                   "sätt LOTSEN_LEARNED till en fil som Lotsen får skriva")
     if problem is not None:
         await svc.storage.undo_curation_act(svc.user_key(query.from_user.id), act)
         await send_html(context.bot, query.message.chat.id if query.message else query.from_user.id,
