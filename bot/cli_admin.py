@@ -14,11 +14,14 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bot import curation
 from bot.config import Settings
 from bot.storage import Storage, StorageError
+
+if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
 
 T = TypeVar("T")
 
@@ -86,7 +89,7 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
     cli_contacts.add_arguments(subparsers)
 
 
-def stale_contact_warnings(kb, settings: Settings) -> list[str]:  # noqa: ANN001 - avoids importing knowledge here
+def stale_contact_warnings(kb: KnowledgeBase, settings: Settings) -> list[str]:
     """`lotsen validate`'s warnings: contacts not verified within LOTSEN_VERIFY_DAYS (they do not fail)."""
     from bot.cli_contacts import stale_warnings
 

@@ -49,7 +49,8 @@ def test_verify_days_sets_what_counts_as_stale(contacts, capsys, monkeypatch):
     assert "LOTSEN_VERIFY_DAYS ska vara minst 1" in capsys.readouterr().err
 
 
-def test_kontakter_lists_age_and_inaktuella_only_the_stale(contacts, capsys):
+def test_kontakter_lists_age_and_inaktuella_only_the_stale(contacts, capsys, monkeypatch):
+    monkeypatch.setenv("LOTSEN_VERIFY_DAYS", str(_age("2026-06-01")))  # stale: verified before June 2026
     text = contacts.read_text(encoding="utf-8")
     contacts.write_text(text.replace("  verified: 2026-09-01\n", "", 1), encoding="utf-8")  # sos-112: never verified
     assert main(["kontakter"]) == 0
