@@ -84,6 +84,23 @@ def _compose_lines(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any
             _compose_lines(item, (*path, i), lines)
 
 
+def _bad_date(node: yaml.Node | None) -> tuple[int, str]:
+    """Line and text of the first timestamp scalar that is not a real date."""
+    pending = [node] if node is not None else []
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, yaml.ScalarNode) and current.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.safe_load(current.value)
+            except ValueError:
+                return current.start_mark.line + 1, current.value
+        elif isinstance(current, yaml.MappingNode):
+            pending += [n for pair in current.value for n in pair]
+        elif isinstance(current, yaml.SequenceNode):
+            pending += list(current.value)
+    return 1, "?"
+
+
 @dataclass
 class _Doc:
     """One parsed YAML file: its data and the line of every path inside it."""
@@ -112,6 +129,11 @@ def _read_yaml(path: Path, label: str, problems: list[Problem]) -> _Doc | None:
     try:
         node = yaml.compose(text, Loader=_LineLoader)
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a safe loader
+    except ValueError:
+        # A date-shaped value that is no date (2026-13-01): the composed tree says where.
+        line, value = _bad_date(yaml.compose(text, Loader=_LineLoader))
+        problems.append(Problem(label, line, f'"{value}" är inget giltigt datum', "skriv datumet som ÅÅÅÅ-MM-DD, t.ex. 2026-11-30"))
+        return None
     except yaml.YAMLError:
         # The pure-Python loader's messages are the ones bot.validation knows how to translate.
         try:
@@ -138,11 +160,26 @@ def _validate(model: type[BaseModel], data: Any, doc: _Doc, prefix: tuple[Any, .
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
+        errors = [dict(err) for err in exc.errors()]
+        for err in _without_misspelt_missing(errors):
             loc = (*prefix, *err["loc"])
-            what, fix = schema_problem(dict(err), _fields_at(model, err["loc"]))
+            what, fix = schema_problem(err, _fields_at(model, err["loc"]))
             problems.append(Problem(doc.label, doc.line(loc), what, fix))
         return None
+
+
+def _without_misspelt_missing(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drops "field missing" when an unknown field beside it is that field misspelt ("namn" for "name")."""
+    unknown = {(tuple(e["loc"][:-1]), str(e["loc"][-1])) for e in errors if e["type"] == "extra_forbidden" and e["loc"]}
+    out = []
+    for err in errors:
+        if err["type"] == "missing" and err["loc"]:
+            parent, name = tuple(err["loc"][:-1]), str(err["loc"][-1])
+            near = [u for p, u in unknown if p == parent]
+            if difflib.get_close_matches(name, near, n=1, cutoff=0.6):
+                continue
+        out.append(err)
+    return out
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -274,7 +311,7 @@ def _load_list(
         obj = _validate(model, item, doc, (key, i), problems)
         if obj is None:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
-                broken.add(item["id"])
+                broken.update({item["id"], item["id"].strip().lower()})
             continue
         if obj.id in out:
             problems.append(Problem(doc.label, doc.line((key, i)), f'id "{obj.id}" finns två gånger', "ge posten ett eget id eller slå ihop dem"))

@@ -71,6 +71,13 @@ CASES = (
     Break("colon in a value", "contacts.yaml", "  flen:", "      note: ", "      note: Obs: ",
           "contacts.yaml:{line}: värdet innehåller kolon och mellanslag — sätt värdet inom citattecken, "
           "t.ex. note: 'Obs: ring först'"),
+    Break("impossible date", "contacts.yaml", "  flen:", "      verified: ", "      verified: 2026-13-01 #",
+          'contacts.yaml:{line}: "2026-13-01" är inget giltigt datum — skriv datumet som ÅÅÅÅ-MM-DD, t.ex. 2026-11-30'),
+    Break("capital letter in an id", "knowledge/materials.yaml", None, "  - id: hjulet", "  - id: Hjulet",
+          'knowledge/materials.yaml:{line}: "Hjulet" är inte ett giltigt värde för "id" — använd bara små bokstäver '
+          "a–z, siffror och bindestreck, t.ex. oro-hemmet"),
+    Break("field name in Swedish", "contacts.yaml", "  flen:", "      name: ", "      namn: ",
+          'contacts.yaml:{line}: okänt fält "namn" — menade du "name"?'),
     Break("unclosed quote", "contacts.yaml", "  flen:", "      name: ", "      name: 'Karin ",
           "contacts.yaml:{line}: citattecknet som börjar här avslutas aldrig — lägg till det avslutande "
           "citattecknet (' eller \") på samma rad"),
