@@ -25,7 +25,7 @@ EXIT_KNOWLEDGE = 2
 
 def load(settings: Settings) -> tuple[KnowledgeBase, Router]:
     """Loads the knowledge base named by the settings and builds its router."""
-    kb = load_knowledge(settings.knowledge_dir, settings.contacts_file)
+    kb = load_knowledge(settings.knowledge_dir, settings.contacts_file, settings.learned_path)
     return kb, Router.for_settings(kb, settings)
 
 
@@ -115,6 +115,10 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         f"Kunskapsbasen är giltig: {len(kb.topics)} ämnen, {phrasings} formuleringar, "
         f"{len(kb.materials)} material, {len(kb.municipalities)} kommuner, {contacts} kontakter."
     )
+    from bot.cli_admin import stale_contact_warnings
+
+    for warning in stale_contact_warnings(kb, settings):
+        print(warning)
     return 0
 
 

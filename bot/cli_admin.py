@@ -14,13 +14,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bot import curation
 from bot.config import Settings
 from bot.errors import KnowledgeError
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.storage import STATUSES, Storage, StorageError
+
+if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
 
 T = TypeVar("T")
 
@@ -65,7 +68,11 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser(
         "export", help="exportera frågeloggen eller konsultationerna (utan personkopplingar)"
     )
-    export.add_argument("--format", choices=("csv", "jsonl"), required=True, help="filformat")
+    export.add_argument("--format", choices=("csv", "jsonl"), help="filformat (krävs utom med --kontakter)")
+    export.add_argument(
+        "--kontakter", action="store_true",
+        help="skriv contacts.yaml med dagarna som kontakter bekräftats i Telegram som verified:",
+    )
     export.add_argument(
         "--table",
         choices=("questions", "consultations"),
@@ -82,6 +89,17 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
         "--days", type=_positive, help="lagringstid i dagar (standard LOTSEN_RETENTION_DAYS, 365)"
     )
     purge.set_defaults(func=run_purge)
+
+    from bot import cli_contacts
+
+    cli_contacts.add_arguments(subparsers)
+
+
+def stale_contact_warnings(kb: KnowledgeBase, settings: Settings) -> list[str]:
+    """`lotsen validate`'s warnings: contacts not verified within LOTSEN_VERIFY_DAYS (they do not fail)."""
+    from bot.cli_contacts import stale_warnings
+
+    return stale_warnings(kb, settings)
 
 
 def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T | None:
@@ -155,6 +173,13 @@ def _recipient(kb: KnowledgeBase | None, route: str) -> str:
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
     """Writes a table as CSV or JSON Lines to the screen or a file."""
+    if args.kontakter:
+        from bot.cli_contacts import export_contacts
+
+        return export_contacts(args, settings)
+    if args.format is None:
+        print("lotsen: ange --format csv eller --format jsonl (eller --kontakter)", file=sys.stderr)
+        return 1
     rows = _with_storage(settings, lambda storage: storage.export_rows(args.table))
     if rows is None:
         return 1

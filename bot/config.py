@@ -18,6 +18,7 @@ DEFAULT_KNOWLEDGE = PROJECT_ROOT / "knowledge"
 DEFAULT_CONTACTS = PROJECT_ROOT / "contacts.yaml"
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_RETENTION_DAYS = 365
+DEFAULT_VERIFY_DAYS = 180
 # Used only when LOTSEN_SECRET is unset (console use, tests). `lotsen run` refuses it.
 DEVELOPMENT_SECRET = "lotsen-development-secret-do-not-deploy"
 
@@ -82,6 +83,13 @@ class Settings:
     encoder: bool = True
     cache_dir: Path | None = field(default_factory=lambda: _default_cache(os.environ))
     consultations: bool = True  # LOTSEN_KONSULTATION=av turns consultation requests off explicitly
+    verify_days: int = DEFAULT_VERIFY_DAYS
+    learned_file: Path | None = None
+
+    @property
+    def learned_path(self) -> Path:
+        """The learned overlay written by /obesvarade (LOTSEN_LEARNED, default <knowledge>/learned.yaml)."""
+        return self.learned_file or self.knowledge_dir / "learned.yaml"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,4 +114,15 @@ class Settings:
             encoder=_switch(env, "LOTSEN_ENCODER", True),
             cache_dir=Path(env["LOTSEN_CACHE_DIR"]) if env.get("LOTSEN_CACHE_DIR") else _default_cache(env),
             consultations=_switch(env, "LOTSEN_KONSULTATION", True),
+            **_curation_settings(env),
         )
+
+
+def _curation_settings(env: Mapping[str, str]) -> dict:
+    """LOTSEN_VERIFY_DAYS and LOTSEN_LEARNED (the process leaders' tools)."""
+    verify = _int(env, "LOTSEN_VERIFY_DAYS", DEFAULT_VERIFY_DAYS)
+    assert verify is not None
+    if verify < 1:
+        raise ConfigError("LOTSEN_VERIFY_DAYS ska vara minst 1 (dagar innan en kontakt räknas som inaktuell)")
+    learned = (env.get("LOTSEN_LEARNED") or "").strip()
+    return {"verify_days": verify, "learned_file": Path(learned) if learned else None}

@@ -62,6 +62,7 @@ SIGNAL_BOOST = 1.0  # an acute topic is put this far ahead of the next
 # Fusion of the sentence encoder with the word scores (see `_fuse`).
 SEM_WEIGHT = 3.0  # score added to the topic nearest in meaning
 SEM_WINDOW = 0.04  # topics within this cosine of the nearest get a share of SEM_WEIGHT
+SEM_SAME = 0.97  # cosine to one example phrasing that makes its topic the answer (near-identical wording)
 SEM_ACCEPT = 0.885  # cosine to a topic's phrasings at which meaning alone answers
 SEM_OFF_MARGIN = 0.025  # ... provided the message is this much nearer a topic than any off-topic example
 SEM_OFF_BELOW = 0.0  # nearer an off-topic example than any topic: off-topic unless the words are strong
@@ -239,6 +240,8 @@ class Router:
             return self._clarify_vague(semantic, base)
         if risk.level is Risk.ACUTE and risk.topic and not forced:
             scores[risk.topic] = max(scores.values(), default=0.0) + SIGNAL_BOOST
+        elif not forced:
+            forced = self._same_as_phrasing(vectors)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         if forced:
             best = max(ranked[0][1] if ranked else 0.0, DECLINE_BELOW)
@@ -294,6 +297,13 @@ class Router:
         parts = [s for s in sentences(text) if len(s.split()) >= 3][:8]
         texts: Sequence[str] = [text, *parts] if len(parts) > 1 else [text]
         return self.semantic.encode(texts)
+
+    def _same_as_phrasing(self, vectors: np.ndarray | None) -> str | None:
+        """The topic whose example phrasing says the same as the message (a curator's fix always holds)."""
+        if vectors is None or self.semantic is None:
+            return None
+        topic, sim = self.semantic.nearest_phrasing(vectors[0])
+        return topic if sim >= SEM_SAME else None
 
     def _fuse(self, lexical: dict[str, float], semantic: dict[str, float]) -> dict[str, float]:
         """Word scores plus a share of SEM_WEIGHT for the topics nearest in meaning."""

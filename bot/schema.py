@@ -9,9 +9,11 @@ has no contact, a material that does not exist) live in `bot.knowledge`.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
@@ -169,19 +171,34 @@ class Contact(_Strict):
     fictitious: bool = True
     telegram_chat_id: int | None = None
     note: str = ""
+    verified: date | None = None  # the day someone last checked that the contact is right
+    owner: str = ""  # key in `owners:`: the process leader who keeps this contact true
 
     @field_validator("phone")
     @classmethod
     def _phone_shape(cls, value: str) -> str:
-        if not re.fullmatch(r"\+?[0-9][0-9 \-]{1,18}[0-9]", value):
-            raise ValueError("telefonnumret ska bara innehålla siffror, mellanslag och bindestreck")
-        return value
+        if re.fullmatch(r"\+?[0-9][0-9 \-]{1,18}[0-9]", value):
+            return value
+        fixed = re.sub(r"[\u2010-\u2015\u2212]", "-", value)
+        fixed = re.sub(r"[\u00a0\u2007\u202f\u2009]", " ", fixed)
+        if fixed != value and re.fullmatch(r"\+?[0-9][0-9 \-]{1,18}[0-9]", fixed):
+            kind = "phone_dash" if re.search(r"[\u2010-\u2015\u2212]", value) else "phone_space"
+            raise PydanticCustomError(kind, "phone", {"fixed": fixed})
+        raise PydanticCustomError("phone_chars", "phone", {})
+
+
+class Owner(_Strict):
+    """A process leader who keeps some contacts true (contacts.yaml `owners:`)."""
+
+    name: str = Field(min_length=2)
+    telegram_user_id: int | None = None  # gets the weekly digest of their own stale contacts
 
 
 class Contacts(_Strict):
     """The whole contacts.yaml: national numbers, regional services, municipal roles."""
 
     notice: str = Field(min_length=10)
+    owners: dict[str, Owner] = {}
     national: tuple[Contact, ...] = Field(min_length=1)
     regional: dict[str, Contact]
     municipalities: dict[str, dict[str, Contact]]
@@ -234,3 +251,8 @@ class EmergencyRoutes(_Strict):
     """The whole knowledge/emergency.yaml: one route per kind of danger."""
 
     routes: dict[str, EmergencyRoute]
+class Learned(_Strict):
+    """What the process leaders taught Lotsen from Telegram (knowledge/learned.yaml, see LOTSEN_LEARNED)."""
+
+    phrasings: dict[str, tuple[str, ...]] = {}  # topic id -> extra phrasings
+    offtopic: tuple[str, ...] = ()  # extra examples of questions outside Lotsen's area

@@ -272,6 +272,16 @@ class SemanticIndex:
             out[tid] = float(np.partition(sims, -k)[-k:].mean())
         return out
 
+    def nearest_phrasing(self, q: np.ndarray) -> tuple[str | None, float]:
+        """The topic of the single phrasing nearest to the message, and its cosine."""
+        best: tuple[str | None, float] = (None, -1.0)
+        for tid, vectors in zip(self.topic_ids, self._topic_vectors, strict=True):
+            if len(vectors):
+                sim = float((vectors @ q).max())
+                if sim > best[1]:
+                    best = (tid, sim)
+        return best
+
     def offtopic_similarity(self, q: np.ndarray) -> float:
         """Cosine of the nearest off-topic example."""
         return float((self._offtopic @ q).max()) if len(self._offtopic) else 0.0

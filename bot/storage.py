@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -161,6 +161,37 @@ CREATE TABLE bot_state (
 )
 """
 
+_CONTACT_CHECKS = """
+-- contact_checks: a process leader confirmed in Telegram that a contact is still right
+-- ('confirmed') or reported that it has changed ('changed'). `lotsen export --kontakter`
+-- writes the confirmed days back into contacts.yaml as `verified:`.
+CREATE TABLE contact_checks (
+    id         INTEGER PRIMARY KEY,
+    contact_id TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('confirmed', 'changed')),
+    day        TEXT NOT NULL,   -- the local day of the check, YYYY-MM-DD
+    admin_key  TEXT NOT NULL,   -- pseudonym of the process leader
+    at         TEXT NOT NULL
+)
+"""
+
+_CURATION_ACTS = """
+-- curation_acts: what a process leader did with an unanswered question in /obesvarade:
+-- added it as a phrasing of a topic ('topic'), as an off-topic example ('offtopic'), or
+-- hid it ('ignore'). text is what went into the learned overlay (NULL for 'ignore'), kept
+-- so the act can be undone; undone_at is set by /angra.
+CREATE TABLE curation_acts (
+    id          INTEGER PRIMARY KEY,
+    question_id INTEGER NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('topic', 'offtopic', 'ignore')),
+    topic       TEXT,
+    text        TEXT,
+    admin_key   TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    undone_at   TEXT
+)
+"""
+
 # Numbered migrations. Never edit one that has shipped: add the next number.
 # Each runs in its own transaction together with its schema_version row.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -187,6 +218,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE consultations ADD COLUMN forward_attempts INTEGER NOT NULL DEFAULT 0",
             # When the receiving chat was reminded of a request still open after two working days (once).
             "ALTER TABLE consultations ADD COLUMN reminded_at TEXT",
+        ),
+    ),
+    (
+        5,
+        "contact_checks, curation_acts",
+        (
+            _CONTACT_CHECKS,
+            "CREATE INDEX contact_checks_contact ON contact_checks (contact_id, day)",
+            _CURATION_ACTS,
+            "CREATE INDEX curation_acts_question ON curation_acts (question_id)",
         ),
     ),
 )
@@ -892,3 +933,130 @@ class Storage:
         """Returns the consultation created under source_key, if any (a replayed "Skicka" press)."""
         rows = await self._read("SELECT * FROM consultations WHERE source_key = ?", (source_key,))
         return _consultation(rows[0]) if rows else None
+
+    # ----------------------------------------------------------------- process leaders' tools (issue 11)
+
+    async def add_contact_check(self, contact_id: str, action: str, admin_key: str, day: date, now: datetime | None = None) -> int:
+        """Records that a process leader confirmed ('confirmed') or flagged ('changed') a contact."""
+        if action not in ("confirmed", "changed"):
+            raise ValueError(f"action must be 'confirmed' or 'changed', got {action!r}")
+        async with self._write() as db:
+            cursor = await db.execute(
+                "INSERT INTO contact_checks (contact_id, action, day, admin_key, at) VALUES (?, ?, ?, ?, ?)",
+                (contact_id, action, day.isoformat(), admin_key, _iso(now)),
+            )
+            return int(cursor.lastrowid or 0)
+
+    async def contact_confirmations(self) -> dict[str, date]:
+        """The latest day each contact was confirmed in Telegram."""
+        rows = await self._read(
+            "SELECT contact_id, MAX(day) AS day FROM contact_checks WHERE action = 'confirmed' GROUP BY contact_id"
+        )
+        return {row["contact_id"]: date.fromisoformat(row["day"]) for row in rows}
+
+    async def contacts_reported_changed(self) -> dict[str, date]:
+        """Contacts reported as changed and not confirmed since, with the day of the report."""
+        rows = await self._read(
+            """
+            SELECT contact_id, MAX(day) AS day FROM contact_checks c WHERE action = 'changed'
+              AND NOT EXISTS (SELECT 1 FROM contact_checks k WHERE k.contact_id = c.contact_id
+                              AND k.action = 'confirmed' AND k.id > c.id)
+            GROUP BY contact_id
+            """
+        )
+        return {row["contact_id"]: date.fromisoformat(row["day"]) for row in rows}
+
+    async def curation_queue(self, limit: int = 10, since: datetime | None = None) -> list[dict]:
+        """Questions to curate, newest first: declined, unsure or 👎, with text, and not yet acted on."""
+        rows = await self._read(
+            f"""
+            SELECT q.id, q.created, q.municipality, q.text, q.topics, q.top_topic, q.top_score, q.kind,
+                   q.declined, q.feedback
+            FROM questions q
+            WHERE q.text IS NOT NULL AND q.text != '' AND q.created >= ?
+              AND q.kind NOT IN ({", ".join("?" for _ in SMALL_TALK_KINDS)})
+              AND (q.declined = 1 OR q.top_score IS NULL OR q.top_score < ? OR q.feedback = -1)
+              AND NOT EXISTS (SELECT 1 FROM curation_acts a WHERE a.question_id = q.id AND a.undone_at IS NULL)
+            ORDER BY q.created DESC, q.id DESC
+            LIMIT ?
+            """,
+            (_iso(since) if since else "", *SMALL_TALK_KINDS, LOW_CONFIDENCE, limit),
+        )
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["topics"] = json.loads(item["topics"])
+            out.append(item)
+        return out
+
+    async def question_text(self, question_id: int) -> str | None:
+        """The (redacted) text of a logged question, or None once purged or unknown."""
+        rows = await self._read("SELECT text FROM questions WHERE id = ?", (question_id,))
+        return rows[0]["text"] if rows else None
+
+    async def add_curation_act(
+        self, question_id: int, action: str, topic: str | None, text: str | None, admin_key: str, now: datetime | None = None
+    ) -> int | None:
+        """Stores what a process leader did with a question; returns the act's id, None if it already has one."""
+        async with self._write() as db:
+            active = await db.execute_fetchall(
+                "SELECT 1 FROM curation_acts WHERE question_id = ? AND undone_at IS NULL", (question_id,)
+            )
+            if list(active):
+                return None
+            cursor = await db.execute(
+                "INSERT INTO curation_acts (question_id, action, topic, text, admin_key, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (question_id, action, topic, text, admin_key, _iso(now)),
+            )
+            return int(cursor.lastrowid or 0)
+
+    async def undo_curation_act(self, admin_key: str, act_id: int | None = None, now: datetime | None = None) -> dict | None:
+        """Marks an act undone (the given one, or the admin's latest); returns it, or None if there was none."""
+        async with self._write() as db:
+            if act_id is None:
+                rows = await db.execute_fetchall(
+                    "SELECT * FROM curation_acts WHERE admin_key = ? AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
+                    (admin_key,),
+                )
+            else:
+                rows = await db.execute_fetchall(
+                    "SELECT * FROM curation_acts WHERE id = ? AND undone_at IS NULL", (act_id,)
+                )
+            rows = list(rows)
+            if not rows:
+                return None
+            # The text is only needed while the act stands; an undone act keeps no question text.
+            await db.execute(
+                "UPDATE curation_acts SET undone_at = ?, text = NULL WHERE id = ?", (_iso(now), rows[0]["id"])
+            )
+        return dict(rows[0])
+
+    async def digest_counts(self, since: datetime) -> dict[str, int]:
+        """For the weekly digest: unanswered and 👎 questions since a time, and open consultations."""
+        unanswered = await self._read(
+            f"""
+            SELECT COUNT(*) FROM questions WHERE created >= ? AND declined = 1
+              AND kind NOT IN ({", ".join("?" for _ in SMALL_TALK_KINDS)})
+            """,
+            (_iso(since), *SMALL_TALK_KINDS),
+        )
+        down = await self._read(
+            "SELECT COUNT(*) FROM questions WHERE feedback = -1 AND COALESCE(feedback_at, created) >= ?", (_iso(since),)
+        )
+        open_rows = await self._read("SELECT COUNT(*) FROM consultations WHERE status != 'hanterad'")
+        return {"unanswered": unanswered[0][0], "thumbs_down": down[0][0], "open_consultations": open_rows[0][0]}
+
+    async def report_rows(self, start: datetime, end: datetime) -> tuple[list[dict], list[dict]]:
+        """Questions and consultations created in [start, end), without texts or personal links (the report)."""
+        questions = await self._read(
+            """
+            SELECT created, municipality, top_topic, declined, kind, urgent, feedback
+            FROM questions WHERE created >= ? AND created < ?
+            """,
+            (_iso(start), _iso(end)),
+        )
+        consultations = await self._read(
+            "SELECT created, municipality, urgency, status, handled_at FROM consultations WHERE created >= ? AND created < ?",
+            (_iso(start), _iso(end)),
+        )
+        return [dict(r) for r in questions], [dict(r) for r in consultations]

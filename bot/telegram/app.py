@@ -33,7 +33,7 @@ from telegram.warnings import PTBUserWarning
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.knowledge import KnowledgeBase
-from bot.telegram import admin, consultation, materials, onboarding, questions
+from bot.telegram import admin, consultation, curate, digest, materials, onboarding, questions, report
 from bot.telegram.errors import on_error
 from bot.telegram.sending import RetryingRateLimiter
 from bot.telegram.services import Services, install, services_of, uninstall
@@ -157,9 +157,10 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
 
     # Process leaders.
     application.add_handler(CommandHandler("statistik", admin.on_stats))
-    application.add_handler(CommandHandler("obesvarade", admin.on_unanswered))
+    application.add_handler(CommandHandler("obesvarade", curate.on_obesvarade))
     application.add_handler(CommandHandler("ladda_om", admin.on_reload))
     application.add_handler(CommandHandler("export", admin.on_export))
+    _add_curation_handlers(application)
 
     # Questions: buttons under answers, then free text (in groups only when addressed to Lotsen).
     application.add_handler(CallbackQueryHandler(questions.on_feedback, pattern=r"^fb:\d+:-?1$"))
@@ -172,6 +173,7 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     application.add_handler(MessageHandler(PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, questions.on_not_text))
 
     application.add_error_handler(on_error)
+    digest.schedule_digest(application)
 
     # Housekeeping: texts older than LOTSEN_RETENTION_DAYS are purged a minute after start, then every 6 hours.
     if application.job_queue is not None:
@@ -181,6 +183,17 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
         application.job_queue.run_repeating(consultation.remind_open, interval=consultation.REMINDER_INTERVAL,
                                             first=consultation.REMINDER_FIRST, name="lotsen-reminders")
     return application
+
+
+def _add_curation_handlers(application: Application) -> None:
+    """The process leaders' tools: curation loop, contact checks, digest buttons and the report."""
+    application.add_handler(CommandHandler("angra", curate.on_angra))
+    application.add_handler(CommandHandler("kontakter", digest.on_kontakter))
+    application.add_handler(CommandHandler("rapport", report.on_rapport))
+    application.add_handler(CallbackQueryHandler(curate.on_curate, pattern=r"^cu:\d+:(t:[a-z0-9-]+|o|i)$"))
+    application.add_handler(CallbackQueryHandler(curate.on_undo_button, pattern=r"^cu-undo:\d+$"))
+    application.add_handler(CallbackQueryHandler(curate.on_show_list, pattern=r"^cu-list$"))
+    application.add_handler(CallbackQueryHandler(digest.on_contact_check, pattern=r"^ck:(ok|ny):[a-z0-9-]+$"))
 
 
 async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:

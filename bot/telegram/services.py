@@ -39,12 +39,14 @@ class Services:
     attempts: dict[int, int] = field(default_factory=dict)
     max_attempts: int = MAX_UPDATE_ATTEMPTS
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Serialises changes to the learned overlay (read, change, write, reload).
+    learned_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     async def open(cls, settings: Settings, kb: KnowledgeBase | None = None) -> Services:
         """Loads the knowledge base (unless given) and opens the database."""
         if kb is None:
-            kb = load_knowledge(settings.knowledge_dir, settings.contacts_file)
+            kb = load_knowledge(settings.knowledge_dir, settings.contacts_file, settings.learned_path)
         router = await asyncio.to_thread(Router.for_settings, kb, settings)
         storage = await Storage.open(settings.db_path)
         return cls(settings=settings, storage=storage, kb=kb, router=router)
@@ -57,7 +59,7 @@ class Services:
         async with self._reload_lock:
             try:
                 kb = await asyncio.to_thread(
-                    load_knowledge, self.settings.knowledge_dir, self.settings.contacts_file
+                    load_knowledge, self.settings.knowledge_dir, self.settings.contacts_file, self.settings.learned_path
                 )
                 router = await asyncio.to_thread(Router.for_settings, kb, self.settings)
             except KnowledgeError as exc:
