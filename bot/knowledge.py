@@ -237,14 +237,12 @@ def _load_list(doc: _Doc | None, key: str, model: type[BaseModel], problems: lis
 def load_knowledge(knowledge_dir: Path, contacts_file: Path) -> KnowledgeBase:
     """Loads and cross-checks the knowledge base; raises KnowledgeError listing every problem."""
     problems: list[Problem] = []
-    knowledge_dir = Path(knowledge_dir)
-    contacts_file = Path(contacts_file)
+    # Absolute paths in every problem, so a message says exactly where Lotsen looked.
+    knowledge_dir = Path(knowledge_dir).absolute()
+    contacts_file = Path(contacts_file).absolute()
 
     def label(path: Path) -> str:
-        try:
-            return str(path.relative_to(knowledge_dir.parent))
-        except ValueError:
-            return str(path)
+        return str(path)
 
     def read(name: str) -> _Doc | None:
         path = knowledge_dir / name
@@ -256,7 +254,7 @@ def load_knowledge(knowledge_dir: Path, contacts_file: Path) -> KnowledgeBase:
     topic_dir = knowledge_dir / "topics"
     topic_files = sorted(topic_dir.glob("*.yaml")) if topic_dir.is_dir() else []
     if not topic_files:
-        problems.append(Problem(label(topic_dir), 1, "inga ämnesfiler hittades", "lägg en fil per ämne i knowledge/topics/<id>.yaml"))
+        problems.append(Problem(label(topic_dir), 1, "inga ämnesfiler hittades", f"lägg en fil per ämne i {topic_dir}/<id>.yaml"))
     for path in topic_files:
         doc = _read_yaml(path, label(path), problems)
         if doc is None:
@@ -284,15 +282,15 @@ def load_knowledge(knowledge_dir: Path, contacts_file: Path) -> KnowledgeBase:
     smalltalk, _ = single("smalltalk.yaml", SmallTalk)
     urgency, urgency_doc = single("urgency.yaml", Urgency)
     wheel, _ = single("hjulet.yaml", Wheel)
-    contacts_doc = _read_yaml(contacts_file, contacts_file.name, problems)
+    contacts_doc = _read_yaml(contacts_file, str(contacts_file), problems)
     contacts = _load_contacts(contacts_doc, problems) if contacts_doc else None
 
     # Coverage of the taxonomy (only for files that could be read at all).
     for kind, have, required, where, loaded in (
-        ("ämnet", topics, REQUIRED_TOPICS, "knowledge/topics/{id}.yaml", bool(topic_files)),
-        ("materialet", materials, REQUIRED_MATERIALS, "knowledge/materials.yaml", materials_doc is not None),
-        ("rollen", roles, REQUIRED_ROLES, "knowledge/roles.yaml", roles_doc is not None),
-        ("kommunen", municipalities, REQUIRED_MUNICIPALITIES, "knowledge/municipalities.yaml", municipalities_doc is not None),
+        ("ämnet", topics, REQUIRED_TOPICS, f"{knowledge_dir}/topics/{{id}}.yaml", bool(topic_files)),
+        ("materialet", materials, REQUIRED_MATERIALS, f"{knowledge_dir}/materials.yaml", materials_doc is not None),
+        ("rollen", roles, REQUIRED_ROLES, f"{knowledge_dir}/roles.yaml", roles_doc is not None),
+        ("kommunen", municipalities, REQUIRED_MUNICIPALITIES, f"{knowledge_dir}/municipalities.yaml", municipalities_doc is not None),
     ):
         for rid in required if loaded else ():
             # A topic whose own file is broken has already been reported.
