@@ -105,7 +105,7 @@ async def live_report(application: Application) -> tuple[bool, dict[str, Any]]:
     except (sqlite3.Error, LotsenError):
         open_inbox = None
     clock = api_clock(application)
-    report = {
+    report: dict[str, Any] = {
         "db_writable": writable,
         "knowledge_loaded": svc.kb is not None,
         "knowledge_hash": svc.kb_hash,
@@ -114,7 +114,7 @@ async def live_report(application: Application) -> tuple[bool, dict[str, Any]]:
         "open_inbox": open_inbox,
         "uptime_s": round(time.time() - clock.started, 1),
     }
-    healthy = writable and report["knowledge_loaded"]
+    healthy = bool(writable and report["knowledge_loaded"])
     report["healthy"] = healthy
     return healthy, report
 

@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import sqlite3
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram.ext import Application
@@ -102,8 +103,10 @@ class WebhookServer:
         self.port = port
         self.secret = secret
         receiver = _Receiver(application, worker, secret)
-        routes = [(HEALTH_PATH, HealthHandler, {"bot_application": application}),
-                  (self.path, _Handler, {"receiver": receiver})]
+        routes: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [
+            (HEALTH_PATH, HealthHandler, {"bot_application": application}),
+            (self.path, _Handler, {"receiver": receiver}),
+        ]
         app = TornadoApplication(routes, log_function=lambda _h: None)
         self._server = HTTPServer(app, xheaders=True)
 
