@@ -141,3 +141,49 @@ async def test_snapshots_keep_the_newest_good_knowledge_bases(tmp_path):
     knowledge, contacts = snapshot.materialize(got, tmp_path / "restored")
     restored = snapshot.read_files(knowledge, contacts)
     assert restored == files
+
+
+def test_the_update_line_keeps_its_fields_past_the_redacting_filter():
+    """Update ids look like Telegram ids to the filter; as structured fields they survive, in both formats."""
+    import logging
+
+    from bot.logformat import JsonFormatter, TextFormatter
+    from bot.privacy import RedactingFilter
+
+    fields = {"update_id": 912345678, "kind": "message", "topics": ["npf", "sip"], "risk": "none", "ms": 12.5}
+    record = logging.LogRecord("bot.updates", logging.INFO, __file__, 1, "update", None, None)
+    record.lotsen = fields
+    other = logging.LogRecord("bot.x", logging.INFO, __file__, 1, "chat %s", (912345678,), None)
+    for item in (record, other):
+        assert RedactingFilter().filter(item)
+    text = TextFormatter().format(record)
+    assert text.endswith("bot.updates: update update_id=912345678 kind=message topics=npf,sip risk=none ms=12.5")
+    assert json.loads(JsonFormatter().format(record))["update_id"] == 912345678
+    assert json.loads(JsonFormatter().format(record))["topics"] == ["npf", "sip"]
+    assert "912345678" not in TextFormatter().format(other)  # ordinary messages stay redacted
+
+
+async def test_a_successful_ladda_om_is_snapshotted_and_changes_the_hash(fake_api, start_bot, bot_settings, tmp_path):
+    """/ladda_om that loads saves the new knowledge base as the last good one; a broken one saves nothing."""
+    import dataclasses
+    import shutil
+
+    from conftest import ADMIN_ID
+
+    knowledge, contacts = tmp_path / "knowledge", tmp_path / "contacts.yaml"
+    shutil.copytree(ROOT / "knowledge", knowledge)
+    shutil.copy(ROOT / "contacts.yaml", contacts)
+    settings = dataclasses.replace(bot_settings, knowledge_dir=knowledge, contacts_file=contacts)
+    topic = knowledge / "topics" / "sip.yaml"
+    async with start_bot(settings, load_kb=True) as bot:
+        admin = fake_api.user(ADMIN_ID)
+        topic.write_text(topic.read_text(encoding="utf-8") + "\n# ändrad\n", encoding="utf-8")
+        assert "omladdad" in (await admin.ask("/ladda_om")).text
+        first = await bot.services.storage.latest_knowledge_snapshot()
+        topic.write_text("id: [trasig\n", encoding="utf-8")
+        assert "laddades inte om" in (await admin.ask("/ladda_om")).text
+        after_broken = await bot.services.storage.latest_knowledge_snapshot()
+        kb_hash = bot.services.kb_hash
+    assert first is not None and after_broken is not None
+    assert first[0] == after_broken[0] == kb_hash
+    assert first[2]["knowledge/topics/sip.yaml"].endswith("# ändrad\n")
