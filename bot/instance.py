@@ -53,8 +53,12 @@ class InstanceLock:
 def acquire(db_path: Path) -> InstanceLock:
     """Takes the database's instance lock or raises AlreadyRunning naming the running one."""
     path = lock_path(db_path.absolute())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the life of the process
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the life of the process
+    except OSError as exc:
+        raise LotsenError(
+            f"kan inte skapa låsfilen {path}: {exc.strerror} — finns katalogen och får Lotsen skriva där?"
+        ) from exc
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -201,3 +201,19 @@ def test_make_chat_installs_runtime_dependencies_only():
     assert "[" not in result.stdout  # no extras
     tests = subprocess.run(["make", "-n", "-B", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "-e '.[test]'" in tests.stdout and "bench]" not in tests.stdout
+
+
+def test_the_instance_lock_names_its_holder_and_is_free_again_after_release(tmp_path):
+    from bot import instance
+    from bot.errors import LotsenError
+
+    db_path = tmp_path / "lotsen.sqlite3"
+    held = instance.acquire(db_path)
+    try:
+        with pytest.raises(instance.AlreadyRunning, match=f"pid {os.getpid()} på "):
+            instance.acquire(db_path)
+    finally:
+        held.release()
+    instance.acquire(db_path).release()
+    with pytest.raises(LotsenError, match="finns katalogen"):
+        instance.acquire(tmp_path / "saknas" / "lotsen.sqlite3")

@@ -4,7 +4,13 @@ Registered on the `lotsen` command by `bot.cli` through `add_arguments`; the
 subcommand's function is `run_command(args, settings) -> int`.
 SIGINT and SIGTERM stop it cleanly: polling stops, the update in hand is
 finished, the database is closed. Exit codes: 0 after a clean stop, 2 for a
-missing or unusable configuration, 1 when Telegram rejects the token.
+missing or unusable configuration (or a broken knowledge base with no good
+snapshot to fall back on), 1 when Telegram rejects the token or another
+Lotsen already runs on the database (bot.instance).
+
+Production parts around the bot: the instance lock, the knowledge base with
+its snapshot fallback (bot.snapshot), and the heartbeat task
+(bot.telegram.health) that `lotsen health` reads.
 """
 
 from __future__ import annotations
