@@ -12,6 +12,7 @@ import json
 import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import ROOT
 
@@ -128,3 +129,29 @@ def test_the_operations_guide_covers_every_deploy_file_and_operator_command():
     for topic in ("Återställa", "Uppgradera", "/healthz", "LOTSEN_LOG_FORMAT"):
         assert topic in guide, topic
     assert "docs/drift.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _docker_engine() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _docker_engine(), reason="no docker engine on this machine")
+def test_the_image_builds_and_runs_lotsen():
+    """Where a docker engine exists, the image really builds and its lotsen answers."""
+    import subprocess
+
+    build = subprocess.run(["docker", "build", "-q", "-t", "lotsen-test", str(ROOT)], capture_output=True,
+                           text=True, timeout=900)
+    assert build.returncode == 0, build.stderr
+    version = subprocess.run(["docker", "run", "--rm", "lotsen-test", "--version"], capture_output=True,
+                             text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("lotsen "), version.stderr
+    validate = subprocess.run(["docker", "run", "--rm", "lotsen-test", "validate"], capture_output=True,
+                              text=True, timeout=120)
+    assert validate.returncode == 0, validate.stderr
