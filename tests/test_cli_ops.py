@@ -175,6 +175,13 @@ def test_backup_of_a_missing_database_says_where_it_looked(tmp_path):
     assert result.returncode == 1 and f"{tmp_path}/nej.sqlite3 finns inte" in result.stderr
 
 
+def _make(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`make ARGS`, also when the tests themselves run under `make test` (no inherited make state)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_eval_works_without_the_shared_development_set(tmp_path):
     """On a fresh clone without ../shared, `make eval` evaluates a labelled set shipped in tests/data."""
@@ -185,7 +192,7 @@ def test_make_eval_works_without_the_shared_development_set(tmp_path):
     for name in ("holdout.yaml", "dev.yaml"):
         if (ROOT / "tests" / "data" / name).exists():
             shutil.copy(ROOT / "tests" / "data" / name, clone / "tests" / "data" / name)
-    result = subprocess.run(["make", "-n", "eval"], cwd=clone, capture_output=True, text=True, timeout=60)
+    result = _make("-n", "eval", cwd=clone)
     assert result.returncode == 0, result.stderr
     command = result.stdout.strip().splitlines()[-1]
     assert command.startswith(".venv/bin/lotsen eval tests/data/")
@@ -194,12 +201,13 @@ def test_make_eval_works_without_the_shared_development_set(tmp_path):
     assert "topic@1" in evaluated.stdout
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_chat_installs_runtime_dependencies_only():
-    result = subprocess.run(["make", "-n", "-B", "chat"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = _make("-n", "-B", "chat")
     assert result.returncode == 0, result.stderr
     assert "pip install --quiet -e .\n" in result.stdout
     assert "[" not in result.stdout  # no extras
-    tests = subprocess.run(["make", "-n", "-B", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    tests = _make("-n", "-B", "test")
     assert "-e '.[test]'" in tests.stdout and "bench]" not in tests.stdout
 
 
