@@ -1,41 +1,56 @@
 # Lotsen: the two commands in the README are `make chat` and `make test`.
-# Both create .venv on first use and install Lotsen into it.
+# Both create .venv on first use; each installs only what it needs
+# (runtime, + test tools, + benchmark libraries), remembered by its own stamp file.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+STAMP_BENCH := $(VENV)/.installed-bench
+# The shared development set when it is beside the checkout, else a set shipped in tests/data.
+EVAL_SET ?= $(firstword $(wildcard ../shared/eval/dev.yaml tests/data/dev.yaml) tests/data/holdout.yaml)
 
 .PHONY: chat run test lint eval bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP_RUN)
+
+$(STAMP_BENCH): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	touch $(STAMP)
+	touch $@ $(STAMP_TEST) $(STAMP_RUN)
 
 ## chat: the console conversation on the embedded defaults (no Telegram token needed)
-chat: $(STAMP)
+chat: $(STAMP_RUN)
 	$(BIN)/lotsen chat
 
-## run: the Telegram bot (needs LOTSEN_TELEGRAM_TOKEN)
-run: $(STAMP)
+## run: the Telegram bot (needs LOTSEN_TELEGRAM_TOKEN and LOTSEN_SECRET)
+run: $(STAMP_RUN)
 	$(BIN)/lotsen run
 
 ## test: lint and the whole test suite
-test: $(STAMP)
+test: $(STAMP_TEST)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/python -m pytest
 
-## eval: routing figures on the shared development set
-eval: $(STAMP)
-	$(BIN)/lotsen eval ../shared/eval/dev.yaml
+## eval: routing figures on the development set
+eval: $(STAMP_RUN)
+	$(BIN)/lotsen eval $(EVAL_SET)
 
 ## bench: routing quality, latency and end-to-end throughput tables
-bench: $(STAMP)
+bench: $(STAMP_BENCH)
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/e2e.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache build

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from bot import __version__
+from bot.cli_parser import SwedishArgumentParser
 from bot.config import Settings
 from bot.errors import KnowledgeError, LotsenError
 from bot.knowledge import KnowledgeBase, load_knowledge
@@ -21,6 +23,7 @@ from bot.render import ROLE_CHOICES, render_text
 from bot.router import Router
 
 EXIT_KNOWLEDGE = 2
+EXIT_USAGE = 2
 
 
 def load(settings: Settings) -> tuple[KnowledgeBase, Router]:
@@ -133,37 +136,39 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SwedishArgumentParser(
         prog="lotsen",
         description="Lotsen visar skolpersonal i Sörmland vart de kan vända sig när de är oroliga för en elev.",
     )
+    parser.add_argument("--version", action="version", version=f"lotsen {__version__}",
+                        help="visa Lotsens version och avsluta")
     sub = parser.add_subparsers(dest="command", metavar="KOMMANDO")
 
     p = sub.add_parser("ask", help="ställ en fråga och se svaret precis som boten visar det")
-    p.add_argument("text", help="frågan, inom citattecken")
-    p.add_argument("--kommun", help="kommun (t.ex. flen, Nyköping)")
+    p.add_argument("text", metavar="TEXT", help="frågan, inom citattecken")
+    p.add_argument("--kommun", metavar="KOMMUN", help="kommun (t.ex. flen, Nyköping)")
     p.add_argument("--json", action="store_true", help="skriv svaret som JSON")
-    p.add_argument("--now", help="tidpunkt för svaret (ISO 8601), påverkar kontorstid")
+    p.add_argument("--now", metavar="TIDPUNKT", help="tidpunkt för svaret (ISO 8601), påverkar kontorstid")
     p.add_argument("--roll", choices=ROLE_CHOICES, help="din roll: kontakterna ordnas efter den (larare, elevhalsa …)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("route", help="läs JSON-rader {text, kommun} på stdin, skriv ett JSON-svar per rad")
-    p.add_argument("--jsonl", action="store_true", required=True, help="JSON lines in och ut")
-    p.add_argument("--now", help="tidpunkt för svaren (ISO 8601)")
+    p.add_argument("--jsonl", action="store_true", required=True, help="JSON-rader in och ut")
+    p.add_argument("--now", metavar="TIDPUNKT", help="tidpunkt för svaren (ISO 8601)")
     p.set_defaults(func=cmd_route)
 
     p = sub.add_parser("eval", help="mät träffsäkerheten mot en märkt utvärderingsfil")
-    p.add_argument("file", help="YAML-fil i formatet i shared/eval/README.md")
+    p.add_argument("file", metavar="FIL", help="YAML-fil i formatet i shared/eval/README.md")
     p.add_argument("--json", action="store_true", help="skriv måtten som JSON")
     p.add_argument("--errors", action="store_true", help="lista felroutade fall")
-    p.add_argument("--now", default="2026-11-23T10:00:00+01:00", help="tidpunkt för svaren (ISO 8601)")
+    p.add_argument("--now", metavar="TIDPUNKT", default="2026-11-23T10:00:00+01:00", help="tidpunkt för svaren (ISO 8601)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("validate", help="kontrollera kunskapsbasen och contacts.yaml")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("chat", help="samtala med Lotsen i terminalen (standard utan Telegram-token)")
-    p.add_argument("--kommun", help="kommun att börja med")
+    p.add_argument("--kommun", metavar="KOMMUN", help="kommun att börja med")
     p.add_argument("--roll", choices=ROLE_CHOICES, help="din roll: kontakterna ordnas efter den")
     p.set_defaults(func=cmd_chat)
 
@@ -173,11 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Adds the storage and Telegram subcommands (kept in their own modules)."""
-    from bot import cli_admin
+    from bot import cli_admin, cli_ops
     from bot.telegram import run
 
     cli_admin.add_arguments(sub)
     run.add_arguments(sub)
+    cli_ops.add_arguments(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,8 +192,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         if args.command is None:
-            # Embedded default: the console conversation unless a Telegram token is configured.
-            args = parser.parse_args(["run"] if settings.telegram_token else ["chat"])
+            if settings.telegram_token:
+                # Never start the bot by accident (a second instance, a stray shell): say how instead.
+                parser.print_help()
+                print("\nLOTSEN_TELEGRAM_TOKEN är satt: starta boten med `lotsen run`.", file=sys.stderr)
+                return EXIT_USAGE
+            # Embedded default: the console conversation.
+            args = parser.parse_args(["chat"])
         return int(args.func(args, settings))
     except KnowledgeError as exc:
         print("Kunskapsbasen har fel:", file=sys.stderr)

@@ -58,7 +58,7 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
     stats.set_defaults(func=run_stats)
 
     unanswered = subparsers.add_parser("unanswered", help="lista frågor som Lotsen inte kunde besvara säkert")
-    unanswered.add_argument("--limit", type=_positive, default=20, help="hur många frågor (standard 20)")
+    unanswered.add_argument("--limit", type=_positive, default=20, metavar="N", help="hur många frågor (standard 20)")
     unanswered.set_defaults(func=run_unanswered)
 
     open_list = subparsers.add_parser("konsultationer", help="lista öppna konsultationsförfrågningar, äldst först")
@@ -86,7 +86,7 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
 
     purge = subparsers.add_parser("purge", help="rensa texter och personkopplingar äldre än lagringstiden")
     purge.add_argument(
-        "--days", type=_positive, help="lagringstid i dagar (standard LOTSEN_RETENTION_DAYS, 365)"
+        "--days", type=_positive, metavar="N", help="lagringstid i dagar (standard LOTSEN_RETENTION_DAYS, 365)"
     )
     purge.set_defaults(func=run_purge)
 

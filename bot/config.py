@@ -14,8 +14,19 @@ from pathlib import Path
 from bot.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_KNOWLEDGE = PROJECT_ROOT / "knowledge"
-DEFAULT_CONTACTS = PROJECT_ROOT / "contacts.yaml"
+# The copy of knowledge/ and contacts.yaml that a built wheel carries (written by setup.py's build step).
+PACKAGE_DATA = Path(__file__).resolve().parent / "_data"
+
+
+def data_root() -> Path:
+    """Where the embedded region data is: the repository root in a checkout, else the installed copy."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "knowledge").is_dir():
+        return PROJECT_ROOT
+    return PACKAGE_DATA
+
+
+DEFAULT_KNOWLEDGE = data_root() / "knowledge"
+DEFAULT_CONTACTS = data_root() / "contacts.yaml"
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_RETENTION_DAYS = 365
 DEFAULT_VERIFY_DAYS = 180
@@ -63,6 +74,14 @@ def _default_cache(env: Mapping[str, str]) -> Path | None:
     """$XDG_CACHE_HOME/lotsen or ~/.cache/lotsen (None when there is no home directory)."""
     base = env.get("XDG_CACHE_HOME") or (str(Path(env["HOME"]) / ".cache") if env.get("HOME") else "")
     return Path(base) / "lotsen" if base else None
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (env.get("LOTSEN_LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOTSEN_LOG_FORMAT ska vara text eller json, fick {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,7 @@ class Settings:
     secret: str = DEVELOPMENT_SECRET
     retention_days: int = DEFAULT_RETENTION_DAYS
     log_level: str = "INFO"
+    log_format: str = "text"
     webhook_secret: str | None = None
     encoder: bool = True
     cache_dir: Path | None = field(default_factory=lambda: _default_cache(os.environ))
@@ -100,16 +120,18 @@ class Settings:
         if retention < 1:
             raise ConfigError("LOTSEN_RETENTION_DAYS ska vara minst 1 (antal dagar som frågetext sparas)")
         return cls(
-            knowledge_dir=Path(env.get("LOTSEN_KNOWLEDGE") or DEFAULT_KNOWLEDGE),
-            contacts_file=Path(env.get("LOTSEN_CONTACTS") or DEFAULT_CONTACTS),
+            # Absolute, so that every message naming a file says exactly where Lotsen looked.
+            knowledge_dir=Path(env.get("LOTSEN_KNOWLEDGE") or DEFAULT_KNOWLEDGE).absolute(),
+            contacts_file=Path(env.get("LOTSEN_CONTACTS") or DEFAULT_CONTACTS).absolute(),
             telegram_token=(env.get("LOTSEN_TELEGRAM_TOKEN") or "").strip() or None,
             bot_api_url=(env.get("LOTSEN_BOT_API_URL") or DEFAULT_BOT_API_URL).strip(),
-            db_path=Path(env.get("LOTSEN_DB") or "lotsen.sqlite3"),
+            db_path=Path(env.get("LOTSEN_DB") or "lotsen.sqlite3").absolute(),
             admins=_ids(env.get("LOTSEN_ADMINS", ""), "LOTSEN_ADMINS"),
             curator_chat=_int(env, "LOTSEN_CURATOR_CHAT", None),
             secret=(env.get("LOTSEN_SECRET") or DEVELOPMENT_SECRET),
             retention_days=retention,
             log_level=(env.get("LOTSEN_LOG_LEVEL") or "INFO").upper(),
+            log_format=_log_format(env),
             webhook_secret=(env.get("LOTSEN_WEBHOOK_SECRET") or "").strip() or None,
             encoder=_switch(env, "LOTSEN_ENCODER", True),
             cache_dir=Path(env["LOTSEN_CACHE_DIR"]) if env.get("LOTSEN_CACHE_DIR") else _default_cache(env),

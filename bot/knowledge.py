@@ -351,15 +351,13 @@ def default_learned_file(knowledge_dir: Path) -> Path:
 def load_knowledge(knowledge_dir: Path, contacts_file: Path, learned_file: Path | None = None) -> KnowledgeBase:
     """Loads and cross-checks the knowledge base; raises KnowledgeError listing every problem."""
     problems: list[Problem] = []
-    knowledge_dir = Path(knowledge_dir)
-    contacts_file = Path(contacts_file)
+    # Absolute paths in every problem, so a message says exactly where Lotsen looked.
+    knowledge_dir = Path(knowledge_dir).absolute()
+    contacts_file = Path(contacts_file).absolute()
     broken = _Broken()
 
     def label(path: Path) -> str:
-        try:
-            return str(path.relative_to(knowledge_dir.parent))
-        except ValueError:
-            return str(path)
+        return str(path)
 
     def read(name: str, kind: str = "") -> _Doc | None:
         path = knowledge_dir / name
@@ -385,17 +383,17 @@ def load_knowledge(knowledge_dir: Path, contacts_file: Path, learned_file: Path 
     urgency, urgency_doc = single("urgency.yaml", Urgency)
     risk, _ = single("risk.yaml", RiskExamples)
     wheel, _ = single("hjulet.yaml", Wheel)
-    contacts_doc = _read_yaml(contacts_file, contacts_file.name, problems)
+    contacts_doc = _read_yaml(contacts_file, str(contacts_file), problems)
     contacts = _load_contacts(contacts_doc, problems, broken) if contacts_doc else None
     steps = _load_steps(read("steps.yaml"), topics, problems)
     emergency = _load_emergency(read("emergency.yaml"), roles, problems)
 
     # Coverage of the taxonomy (only for files that could be read at all).
     for kind, have, lines, required, where, loaded, gone in (
-        ("ämnet", topics, {}, REQUIRED_TOPICS, "knowledge/topics/{id}.yaml", bool(topic_files), broken.topics),
-        ("materialet", materials, material_lines, REQUIRED_MATERIALS, "knowledge/materials.yaml", materials_doc is not None, broken.materials),
-        ("rollen", roles, role_lines, REQUIRED_ROLES, "knowledge/roles.yaml", roles_doc is not None, broken.roles),
-        ("kommunen", municipalities, municipality_lines, REQUIRED_MUNICIPALITIES, "knowledge/municipalities.yaml", municipalities_doc is not None, broken.municipalities),
+        ("ämnet", topics, {}, REQUIRED_TOPICS, f"{knowledge_dir}/topics/{{id}}.yaml", bool(topic_files), broken.topics),
+        ("materialet", materials, material_lines, REQUIRED_MATERIALS, f"{knowledge_dir}/materials.yaml", materials_doc is not None, broken.materials),
+        ("rollen", roles, role_lines, REQUIRED_ROLES, f"{knowledge_dir}/roles.yaml", roles_doc is not None, broken.roles),
+        ("kommunen", municipalities, municipality_lines, REQUIRED_MUNICIPALITIES, f"{knowledge_dir}/municipalities.yaml", municipalities_doc is not None, broken.municipalities),
     ):
         _check_required(kind, have, lines, required, where if loaded else "", gone, problems)
 

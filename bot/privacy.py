@@ -13,6 +13,7 @@ import logging
 import re
 
 from bot import personnummer
+from bot.logformat import formatter
 
 # A Bot API token: the bot's numeric id, a colon, and a 35-character secret.
 TOKEN_PATTERN = re.compile(r"\d{6,12}:[A-Za-z0-9_-]{30,}")
@@ -28,7 +29,8 @@ ID_PLACEHOLDER = "[id]"
 _QUIET_LOGGERS = {
     "httpx": logging.WARNING,  # every request URL at INFO, and the URL contains the token
     "httpcore": logging.WARNING,
-    "telegram": logging.INFO,  # whole updates at DEBUG ("Processing update …")
+    "telegram": logging.WARNING,  # whole updates at DEBUG ("Processing update …"), start/stop chatter at INFO
+    "apscheduler": logging.WARNING,  # a line for every job run (the consultation timeouts)
     "aiosqlite": logging.INFO,  # every statement with its parameters at DEBUG
 }
 
@@ -76,7 +78,7 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str | int = "INFO") -> None:
+def configure_logging(level: str | int = "INFO", fmt: str = "text") -> None:
     """Sets up logging for Lotsen: the redacting filter on every root handler and quiet chatty libraries.
 
     Handlers added to the root logger after this call do not get the filter.
@@ -87,7 +89,7 @@ def configure_logging(level: str | int = "INFO") -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(formatter(fmt))  # LOTSEN_LOG_FORMAT: text or json
         root.addHandler(handler)
     root.setLevel(numeric)
     for handler in root.handlers:

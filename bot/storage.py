@@ -192,6 +192,17 @@ CREATE TABLE curation_acts (
 )
 """
 
+_KNOWLEDGE_SNAPSHOTS = """
+-- knowledge_snapshots: each knowledge base that loaded without errors, so that a broken
+-- one at start-up can be replaced by the last good one (bot.snapshot). files is a JSON
+-- object {relative path: file text}; only the newest few are kept.
+CREATE TABLE knowledge_snapshots (
+    hash  TEXT PRIMARY KEY,  -- sha256 over every file's path and text
+    saved TEXT NOT NULL,     -- UTC ISO time it last loaded successfully
+    files TEXT NOT NULL
+)
+"""
+
 # Numbered migrations. Never edit one that has shipped: add the next number.
 # Each runs in its own transaction together with its schema_version row.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -209,6 +220,11 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX inbox_status ON inbox (status, update_id)",
             _BOT_STATE,
         ),
+    ),
+    (
+        3,
+        "knowledge_snapshots: the last knowledge bases that loaded without errors",
+        (_KNOWLEDGE_SNAPSHOTS,),
     ),
     (
         4,
@@ -1060,3 +1076,138 @@ class Storage:
             (_iso(start), _iso(end)),
         )
         return [dict(r) for r in questions], [dict(r) for r in consultations]
+
+    # ----------------------------------------------------------------- operations (health, snapshots)
+
+    async def set_state(self, key: str, value: str) -> None:
+        """Saves a small named value in bot_state (e.g. the heartbeat)."""
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    async def get_state(self, key: str) -> str | None:
+        """Returns a named value from bot_state, or None."""
+        rows = await self._read("SELECT value FROM bot_state WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None
+
+    async def probe_writable(self, timeout_ms: int = 1000) -> bool:
+        """Whether a write transaction can be taken and committed now (waits at most timeout_ms)."""
+        async with self._lock:
+            try:
+                await self._db.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._db.execute(
+                        "INSERT INTO bot_state (key, value) VALUES ('health_probe', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (_iso(None),),
+                    )
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._db.execute("ROLLBACK")
+                    raise
+                await self._db.execute("COMMIT")
+                return True
+            except sqlite3.Error:
+                return False
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    async def open_inbox_count(self) -> int:
+        """How many inbox updates are still pending."""
+        rows = await self._read("SELECT COUNT(*) FROM inbox WHERE status = 'pending'")
+        return int(rows[0][0])
+
+    async def save_knowledge_snapshot(self, digest: str, files: dict[str, str], keep: int = 3) -> None:
+        """Remembers a knowledge base that loaded without errors; keeps the newest `keep`."""
+        async with self._write() as db:
+            await db.execute(
+                """
+                INSERT INTO knowledge_snapshots (hash, saved, files) VALUES (?, ?, ?)
+                ON CONFLICT (hash) DO UPDATE SET saved = excluded.saved
+                """,
+                (digest, _iso(None), json.dumps(files, ensure_ascii=False)),
+            )
+            await db.execute(
+                "DELETE FROM knowledge_snapshots WHERE hash NOT IN "
+                "(SELECT hash FROM knowledge_snapshots ORDER BY saved DESC, rowid DESC LIMIT ?)",
+                (keep,),
+            )
+
+    async def latest_knowledge_snapshot(self) -> tuple[str, datetime, dict[str, str]] | None:
+        """The newest good knowledge base as (hash, saved, files), or None."""
+        rows = await self._read(
+            "SELECT hash, saved, files FROM knowledge_snapshots ORDER BY saved DESC, rowid DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        saved = _parse(rows[0]["saved"])
+        assert saved is not None
+        return rows[0]["hash"], saved, json.loads(rows[0]["files"])
+
+
+# --------------------------------------------------------------------------- offline operations (CLI)
+# `lotsen backup` and `lotsen health` run beside a live bot, in another process, with plain sqlite3.
+
+HEARTBEAT_KEY = "heartbeat"
+
+
+def _connect_existing(path: Path, timeout: float) -> sqlite3.Connection:
+    """Opens an existing database file (never creates one); StorageError when it cannot."""
+    if not path.is_file():
+        raise StorageError(f"databasen {path} finns inte — ange rätt fil med LOTSEN_DB")
+    try:
+        return sqlite3.connect(path.absolute().as_uri() + "?mode=rw", uri=True, timeout=timeout,
+                               isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StorageError(f"kan inte öppna databasen {path}: {exc}") from exc
+
+
+def backup_database(source: Path, target: Path) -> int:
+    """Copies a live database with SQLite's online backup API; returns the copy's question count.
+
+    The copy is written beside the target and renamed into place only after an
+    integrity check, so a target file is always a complete, consistent database.
+    """
+    partial = target.with_name(target.name + ".part")
+    src = _connect_existing(source, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        dst = sqlite3.connect(partial)
+        try:
+            src.backup(dst)  # one step: a consistent snapshot even while the bot writes
+            check = dst.execute("PRAGMA integrity_check").fetchone()[0]
+            questions = dst.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise StorageError(f"säkerhetskopian av {source} misslyckades: {exc}") from exc
+    finally:
+        src.close()
+    if check != "ok":
+        partial.unlink(missing_ok=True)
+        raise StorageError(f"säkerhetskopian av {source} klarade inte integritetskontrollen: {check}")
+    partial.replace(target)
+    return int(questions)
+
+
+def read_health(path: Path, probe_timeout: float = 1.0) -> dict[str, Any]:
+    """What `lotsen health` needs from the database: heartbeat JSON, open inbox rows, writability."""
+    db = _connect_existing(path, timeout=probe_timeout)
+    try:
+        row = db.execute("SELECT value FROM bot_state WHERE key = ?", (HEARTBEAT_KEY,)).fetchone()
+        pending = db.execute("SELECT COUNT(*) FROM inbox WHERE status = 'pending'").fetchone()[0]
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+            writable = True
+        except sqlite3.Error:
+            writable = False
+    except sqlite3.Error as exc:
+        raise StorageError(f"kan inte läsa databasen {path}: {exc}") from exc
+    finally:
+        db.close()
+    return {"heartbeat": json.loads(row[0]) if row else None, "open_inbox": int(pending), "db_writable": writable}

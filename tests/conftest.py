@@ -37,7 +37,7 @@ def router(kb: KnowledgeBase) -> Router:
 
 ADMIN_ID = 4242  # the process leader in LOTSEN_ADMINS
 CURATOR_CHAT = -100777  # LOTSEN_CURATOR_CHAT
-TEST_SECRET = "test-secret-for-pseudonyms"
+TEST_SECRET = "test-secret-for-pseudonyms-0123456789abcdef"
 
 
 @pytest.fixture

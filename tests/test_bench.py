@@ -47,6 +47,12 @@ TINY_EVAL = """\
 """
 
 
+def needs_bench_extras(*modules: str) -> None:
+    """Skips unless the bench extras are installed: `make test` installs only the test extras, `make bench` adds them."""
+    for name in modules:
+        pytest.importorskip(name, reason=f"{name} is a bench extra: `make bench` or pip install -e '.[bench]'")
+
+
 def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
@@ -74,6 +80,7 @@ def tiny_eval(tmp_path: Path) -> Path:
 
 def test_routing_prints_every_router_against_the_same_metrics(tiny_eval: Path) -> None:
     """bench/routing.py prints one row per router, the six metric columns, the footnote and the margin."""
+    needs_bench_extras("rank_bm25", "sklearn")
     result = bench("routing.py", str(tiny_eval))
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
@@ -90,6 +97,7 @@ def test_routing_prints_every_router_against_the_same_metrics(tiny_eval: Path) -
 
 def test_routing_json_has_a_report_per_router(tiny_eval: Path) -> None:
     """`--json` gives the same figures as JSON, with the margin in points."""
+    needs_bench_extras("rank_bm25", "sklearn")
     result = bench("routing.py", str(tiny_eval), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -108,6 +116,7 @@ def test_routing_without_an_evaluation_file_says_what_to_pass(tmp_path: Path) ->
 
 def test_latency_prints_a_row_per_knowledge_base_size() -> None:
     """bench/latency.py measures the shipped knowledge base and a grown one and prints the table."""
+    needs_bench_extras("psutil")
     result = bench("latency.py", "--n", "20", "--sizes", "1,2")
     assert result.returncode == 0, result.stderr
     rows = table_rows(result.stdout)
@@ -121,6 +130,7 @@ def test_latency_prints_a_row_per_knowledge_base_size() -> None:
 @pytest.mark.slow
 def test_e2e_prints_echo_and_lotsen_throughput() -> None:
     """bench/e2e.py runs the echo bot and `lotsen run` against the fake Bot API and prints both and their ratio."""
+    needs_bench_extras("psutil")
     pytest.importorskip("fakebotapi", reason="tests/fakebotapi.py (the fake Bot API) is not importable")
     result = bench("e2e.py", "--n", "6", "--users", "2")
     assert result.returncode == 0, result.stderr + result.stdout

@@ -67,7 +67,7 @@ def test_a_yaml_syntax_error_names_file_and_line(kb_copy):
     problems = problems_of(knowledge, contacts)
     assert len(problems) == 1
     assert problems[0] == (
-        "knowledge/topics/npf.yaml:4: listan inom hakparentes avslutas inte rätt — "
+        f"{knowledge}/topics/npf.yaml:4: listan inom hakparentes avslutas inte rätt — "
         "sätt komma mellan värdena och ] sist, t.ex. [adhd, autism]"
     )
 
@@ -81,7 +81,7 @@ def test_an_unknown_role_is_reported_on_its_line_with_a_suggestion(kb_copy):
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     line = next(i for i, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "bup-kontak" in row)
     problems = problems_of(knowledge, contacts)
-    assert f'knowledge/topics/npf.yaml:{line}: rollen "bup-kontak" finns inte — menade du "bup-kontakt"?' in problems
+    assert f'{knowledge}/topics/npf.yaml:{line}: rollen "bup-kontak" finns inte — menade du "bup-kontakt"?' in problems
 
 
 def test_every_problem_is_reported_at_once(kb_copy):
@@ -95,8 +95,8 @@ def test_every_problem_is_reported_at_once(kb_copy):
     tdata["materials"] = ["sip-guiden"]
     topic.write_text(yaml.safe_dump(tdata, allow_unicode=True, sort_keys=False), encoding="utf-8")
     problems = problems_of(knowledge, contacts)
-    assert any(p.startswith("knowledge/materials.yaml:") and "title" in p for p in problems)
-    assert any(p.startswith("knowledge/topics/sip.yaml:") and "sip-guiden" in p for p in problems)
+    assert any(p.startswith(f"{knowledge}/materials.yaml:") and "title" in p for p in problems)
+    assert any(p.startswith(f"{knowledge}/topics/sip.yaml:") and "sip-guiden" in p for p in problems)
 
 
 def test_a_malformed_or_real_looking_fictitious_number_is_refused(kb_copy):
@@ -107,8 +107,8 @@ def test_a_malformed_or_real_looking_fictitious_number_is_refused(kb_copy):
     flen["elevhalsa"]["phone"] = "ring växeln"
     contacts.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     problems = problems_of(knowledge, contacts)
-    assert any("contacts.yaml:" in p and "PTS" in p for p in problems)
-    assert any("contacts.yaml:" in p and "telefonnumret \"ring växeln\"" in p for p in problems)
+    assert any(f"{contacts}:" in p and "PTS" in p for p in problems)
+    assert any(f"{contacts}:" in p and "telefonnumret \"ring växeln\"" in p for p in problems)
 
 
 def test_a_topic_role_without_contact_in_some_municipality_is_reported(kb_copy):
@@ -124,7 +124,9 @@ def test_a_missing_file_says_which_and_how_to_fix(kb_copy):
     knowledge, contacts = kb_copy
     (knowledge / "glossary.yaml").unlink()
     problems = problems_of(knowledge, contacts)
-    assert problems == ["knowledge/glossary.yaml:1: filen saknas — skapa knowledge/glossary.yaml eller peka ut rätt katalog med LOTSEN_KNOWLEDGE/LOTSEN_CONTACTS"]
+    glossary = knowledge / "glossary.yaml"
+    assert problems == [f"{glossary}:1: filen saknas — skapa {glossary} eller peka ut rätt katalog med LOTSEN_KNOWLEDGE/LOTSEN_CONTACTS"]
+    assert glossary.is_absolute()
 
 
 def test_steps_and_emergency_files_report_problems_as_file_and_line(kb_copy):
@@ -135,6 +137,6 @@ def test_steps_and_emergency_files_report_problems_as_file_and_line(kb_copy):
     text = emergency.read_text(encoding="utf-8").replace('office_roles: ["112", bup-akut]', 'office_roles: ["112", bup-akutt]', 1)
     emergency.write_text(text, encoding="utf-8")
     problems = problems_of(knowledge, contacts)
-    assert any(p.startswith("knowledge/steps.yaml:") and "skolfranvar" in p and 'menade du "skolfranvaro"' in p for p in problems)
-    assert any(p.startswith("knowledge/emergency.yaml:") and "bup-akutt" in p for p in problems)
+    assert any(p.startswith(f"{knowledge}/steps.yaml:") and "skolfranvar" in p and 'menade du "skolfranvaro"' in p for p in problems)
+    assert any(p.startswith(f"{knowledge}/emergency.yaml:") and "bup-akutt" in p for p in problems)
 

@@ -87,7 +87,7 @@ def restore_logging():
     root = logging.getLogger()
     saved_level, saved_handlers = root.level, list(root.handlers)
     saved_filters = {h: list(h.filters) for h in saved_handlers}
-    names = ("httpx", "httpcore", "telegram", "aiosqlite")
+    names = ("httpx", "httpcore", "telegram", "aiosqlite", "apscheduler")
     saved_levels = {name: logging.getLogger(name).level for name in names}
     yield
     for handler in list(root.handlers):
@@ -101,11 +101,12 @@ def restore_logging():
 
 
 def test_configure_logging_quietens_httpx_and_telegram(restore_logging):
-    """httpx logs URLs with the token at INFO, so it is raised to WARNING; telegram stays at INFO or above."""
+    """httpx logs URLs with the token at INFO, so it is raised to WARNING; PTB and APScheduler chatter too."""
     configure_logging("DEBUG")
     assert logging.getLogger("httpx").level == logging.WARNING
     assert logging.getLogger("httpcore").level == logging.WARNING
-    assert logging.getLogger("telegram").level == logging.INFO
+    assert logging.getLogger("telegram").level == logging.WARNING
+    assert logging.getLogger("apscheduler").level == logging.WARNING
     assert logging.getLogger("aiosqlite").level == logging.INFO
     assert logging.getLogger().level == logging.DEBUG
 

@@ -33,8 +33,19 @@ from telegram.warnings import PTBUserWarning
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.knowledge import KnowledgeBase
-from bot.telegram import admin, consultation, curate, digest, materials, onboarding, questions, report
+from bot.telegram import (
+    admin,
+    consultation,
+    curate,
+    digest,
+    materials,
+    onboarding,
+    questions,
+    report,
+    updatelog,
+)
 from bot.telegram.errors import on_error
+from bot.telegram.health import ApiClock, TrackedRequest, install_clock
 from bot.telegram.sending import RetryingRateLimiter
 from bot.telegram.services import Services, install, services_of, uninstall
 
@@ -118,17 +129,23 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
         if svc is not None:
             await svc.close()
 
+    clock = ApiClock()  # when the Bot API last answered, for health checks
     application = (
         ApplicationBuilder()
         .token(settings.telegram_token)
         .base_url(settings.bot_api_url)
         .base_file_url(file_url_for(settings.bot_api_url))
+        .request(TrackedRequest(clock, connection_pool_size=256))
+        .get_updates_request(TrackedRequest(clock, connection_pool_size=1))
         .updater(None)  # updates come from the durable inbox, see bot.telegram.polling
         .rate_limiter(RetryingRateLimiter())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
+
+    install_clock(application, clock)
+    updatelog.register(application)  # one log line per handled update (groups -1 and 1)
 
     # Consultation dialogue first: while it runs, its states take the user's text.
     application.add_handler(_consultation_dialogue())

@@ -35,6 +35,7 @@ from bot.answer import Answer, Kind
 from bot.knowledge import KnowledgeBase
 from bot.render import render_html, render_more
 from bot.router import MAX_INPUT_CHARS
+from bot.telegram import updatelog
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, send_html
 from bot.telegram.services import services
@@ -117,6 +118,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_key = svc.user_key(user.id)
     profile = await svc.storage.get_user(user_key)
     answer = svc.router.route(text, profile.municipality if profile else None)
+    updatelog.note(context, update, answer=str(answer.kind), risk=str(answer.risk),
+                   topics=[t.id for t in answer.topics])
     reply = render_html(answer, svc.kb, profile.role if profile else None)
     await send_html(context.bot, message.chat_id, reply,
                     reply_markup=answer_keyboard(answer, update.update_id, svc.kb))

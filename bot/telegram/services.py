@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from telegram.ext import Application, ContextTypes
 
+from bot import snapshot
 from bot.config import Settings
 from bot.errors import KnowledgeError
 from bot.knowledge import KnowledgeBase, load_knowledge
@@ -38,6 +39,8 @@ class Services:
     # Which attempt the inbox worker is making at each update (1-based), and the last one it makes.
     attempts: dict[int, int] = field(default_factory=dict)
     max_attempts: int = MAX_UPDATE_ATTEMPTS
+    # Hash of the knowledge base in use (bot.snapshot.digest), for health checks; None when not known.
+    kb_hash: str | None = None
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Serialises changes to the learned overlay (read, change, write, reload).
     learned_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -58,15 +61,14 @@ class Services:
         """Validates and loads the knowledge base from disk; on error keeps the current one and returns the error."""
         async with self._reload_lock:
             try:
-                kb = await asyncio.to_thread(
-                    load_knowledge, self.settings.knowledge_dir, self.settings.contacts_file, self.settings.learned_path
-                )
+                kb, kb_hash, files = await asyncio.to_thread(snapshot.read_and_load, self.settings)
                 router = await asyncio.to_thread(Router.for_settings, kb, self.settings)
             except KnowledgeError as exc:
                 _LOGGER.warning("Kunskapsbasen laddades inte om: %d fel, den förra används", len(exc.problems))
                 return exc
             # Swap both at once: a handler never sees a router built from another knowledge base.
-            self.kb, self.router = kb, router
+            self.kb, self.router, self.kb_hash = kb, router, kb_hash
+            await self.storage.save_knowledge_snapshot(kb_hash, files)
             _LOGGER.info("Kunskapsbasen omladdad: %d ämnen", len(kb.topics))
             return None
 

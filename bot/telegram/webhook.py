@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import sqlite3
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram.ext import Application
@@ -31,11 +32,13 @@ from tornado.web import RequestHandler
 
 from bot.config import Settings
 from bot.errors import LotsenError
+from bot.telegram.health import HealthHandler
 from bot.telegram.polling import ALLOWED_UPDATES, InboxWorker, redact_update
 from bot.telegram.services import services_of
 
 _LOGGER = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+HEALTH_PATH = "/healthz"  # GET: bot.telegram.health.HealthHandler
 
 
 def webhook_secret(settings: Settings) -> str:
@@ -93,14 +96,18 @@ class WebhookServer:
     """The HTTP endpoint; `port` is known after `start()` (use port 0 in tests)."""
 
     def __init__(self, application: Application, worker: InboxWorker, *, url: str, secret: str,
-                 listen: str = "0.0.0.0", port: int = 8443) -> None:
+                 listen: str = "127.0.0.1", port: int = 8443) -> None:
         self.url = url
         self.path = urlsplit(url).path or "/"
         self.listen = listen
         self.port = port
         self.secret = secret
         receiver = _Receiver(application, worker, secret)
-        app = TornadoApplication([(self.path, _Handler, {"receiver": receiver})], log_function=lambda _h: None)
+        routes: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [
+            (HEALTH_PATH, HealthHandler, {"bot_application": application}),
+            (self.path, _Handler, {"receiver": receiver}),
+        ]
+        app = TornadoApplication(routes, log_function=lambda _h: None)
         self._server = HTTPServer(app, xheaders=True)
 
     def start(self) -> None:
@@ -119,7 +126,7 @@ async def serve_webhook(
     *,
     url: str,
     secret: str,
-    listen: str = "0.0.0.0",
+    listen: str = "127.0.0.1",
     port: int = 8443,
     started: asyncio.Future[WebhookServer] | None = None,
 ) -> None:
