@@ -48,8 +48,13 @@ SMALL_TALK_KINDS = ("greeting", "thanks", "empty")
 URGENCY_LEVELS = ("akut", "snart", "kan_vanta")
 # Consultation life cycle: new -> forwarded to a contact -> handled.
 STATUSES = ("ny", "vidarebefordrad", "hanterad")
-# A failed inbox update is retried by the worker until it has failed this many times.
+# A failed inbox update is retried by the worker until it has failed this many times
+# (a permanent error: a bug, a 400); a passing fault (network, 5xx, a locked or full
+# database) is retried with backoff for RETRY_FOR before it is given up.
 MAX_UPDATE_ATTEMPTS = 3
+RETRY_FOR = timedelta(hours=24)
+# inbox.problem of an update that could not be parsed when it arrived (never handled).
+QUARANTINED = "quarantined"
 # Telegram picks update ids at random after a week without updates, so dedupe rows
 # older than that can only cause false "already seen" hits.
 INBOX_KEEP_DAYS = 7
@@ -179,6 +184,18 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             _BOT_STATE,
         ),
     ),
+    (
+        2,
+        "inbox: retry schedule and the reason an update failed",
+        (
+            # When the next attempt is due (UTC ISO; NULL = at once), when the first one failed,
+            # and why it failed: an error type, or 'quarantined: <reason>' for an update that
+            # could not be parsed when it arrived (stored redacted for inspection, never handled).
+            "ALTER TABLE inbox ADD COLUMN next_attempt TEXT",
+            "ALTER TABLE inbox ADD COLUMN first_failure TEXT",
+            "ALTER TABLE inbox ADD COLUMN problem TEXT",
+        ),
+    ),
 )
 
 
@@ -235,6 +252,16 @@ class Stats:
     def declined_share(self) -> float:
         """Declined questions as a share (0..1) of all logged questions."""
         return self.declined / self.questions if self.questions else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A pending update due for handling; `attempts` counts the attempts begun so far."""
+
+    update_id: int
+    payload: str
+    attempts: int
+    first_failure: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +325,16 @@ def _consultation(row: sqlite3.Row, *, created_new: bool = False, **changes: Any
     )
 
 
+def unwritable_hint(path: Path | str, exc: BaseException) -> str:
+    """What to fix, in Swedish, when the database cannot be written."""
+    where = Path(path).resolve().parent
+    return (
+        f"kan inte skriva i databasen {path} ({exc}) — kontrollera att filen och katalogen {where} "
+        "finns, att Lotsen får skriva i båda (även -wal- och -shm-filerna), att disken inte är full "
+        "och att ingen annan process håller databasen låst"
+    )
+
+
 # --------------------------------------------------------------------------- storage
 
 
@@ -328,6 +365,10 @@ class Storage:
         try:
             await storage._configure()
             await storage._migrate()
+            await storage.check_writable()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StorageError(unwritable_hint(path, exc)) from exc
         except BaseException:
             await db.close()
             raise
@@ -614,11 +655,18 @@ class Storage:
 
     # ----------------------------------------------------------------- inbox (durable polling)
 
-    async def store_updates(self, batch: list[tuple[int, str]], next_offset: int) -> int:
+    async def store_updates(
+        self,
+        batch: list[tuple[int, str]],
+        next_offset: int,
+        quarantined: Sequence[tuple[int, str, str]] = (),
+    ) -> int:
         """Stores fetched updates and the next getUpdates offset in one transaction; returns how many were new.
 
         Call it before the next getUpdates, which acknowledges the batch to Telegram.
-        An update_id already in the inbox is a redelivery and is skipped.
+        An update_id already in the inbox is a redelivery and is skipped. `quarantined`
+        holds (update_id, redacted payload, reason) of updates that could not be parsed:
+        they are stored as failed, for inspection, and never handled.
         """
         received = _iso(None)
         stored = 0
@@ -632,6 +680,14 @@ class Storage:
                     (update_id, received, payload),
                 )
                 stored += cursor.rowcount
+            for update_id, payload, reason in quarantined:
+                await db.execute(
+                    """
+                    INSERT INTO inbox (update_id, received, payload, status, problem)
+                    VALUES (?, ?, ?, 'failed', ?) ON CONFLICT (update_id) DO NOTHING
+                    """,
+                    (update_id, received, payload, f"{QUARANTINED}: {reason}"),
+                )
             await db.execute(
                 """
                 INSERT INTO bot_state (key, value) VALUES (?, ?)
@@ -642,32 +698,84 @@ class Storage:
         return stored
 
     async def pending_updates(self, limit: int = 100) -> list[tuple[int, str]]:
-        """Returns updates not yet handled, oldest first, as (update_id, payload)."""
+        """Returns updates not yet handled (due or waiting for a retry), oldest first, as (update_id, payload)."""
         rows = await self._read(
             "SELECT update_id, payload FROM inbox WHERE status = 'pending' ORDER BY update_id LIMIT ?",
             (limit,),
         )
         return [(row["update_id"], row["payload"]) for row in rows]
 
+    async def due_updates(self, limit: int = 100, now: datetime | None = None) -> list[InboxItem]:
+        """Returns pending updates whose next attempt is due, oldest first."""
+        rows = await self._read(
+            """
+            SELECT update_id, payload, attempts, first_failure FROM inbox
+            WHERE status = 'pending' AND (next_attempt IS NULL OR next_attempt <= ?)
+            ORDER BY update_id LIMIT ?
+            """,
+            (_iso(now), limit),
+        )
+        return [
+            InboxItem(row["update_id"], row["payload"], row["attempts"], _parse(row["first_failure"]))
+            for row in rows
+        ]
+
+    async def next_retry(self) -> datetime | None:
+        """When the earliest pending update that waits for a retry is due (None when none waits)."""
+        rows = await self._read("SELECT MIN(next_attempt) FROM inbox WHERE status = 'pending'")
+        return _parse(rows[0][0])
+
+    async def begin_update(self, update_id: int) -> bool:
+        """Counts an attempt at a pending update; False when it is no longer pending.
+
+        A write, on purpose: an attempt begins only when the database can record it,
+        so nothing is sent to a user that could not be logged.
+        """
+        async with self._write() as db:
+            cursor = await db.execute(
+                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? AND status = 'pending'",
+                (update_id,),
+            )
+            return cursor.rowcount == 1
+
     async def mark_update_done(self, update_id: int) -> None:
         """Marks an update handled and blanks its payload (only the id is needed for dedupe)."""
         async with self._write() as db:
             await db.execute(
-                "UPDATE inbox SET status = 'done', payload = '' WHERE update_id = ?", (update_id,)
+                "UPDATE inbox SET status = 'done', payload = '', problem = NULL WHERE update_id = ?",
+                (update_id,),
             )
 
-    async def mark_update_failed(self, update_id: int) -> None:
-        """Counts a failed attempt; the update stays pending until it has failed MAX_UPDATE_ATTEMPTS times."""
+    async def retry_update_later(self, update_id: int, next_attempt: datetime, problem: str) -> None:
+        """Leaves a failed update pending until `next_attempt`, noting why and when it first failed."""
         async with self._write() as db:
             await db.execute(
                 """
-                UPDATE inbox
-                SET attempts = attempts + 1,
-                    status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'pending' END
-                WHERE update_id = ?
+                UPDATE inbox SET next_attempt = ?, problem = ?, first_failure = COALESCE(first_failure, ?)
+                WHERE update_id = ? AND status = 'pending'
                 """,
-                (MAX_UPDATE_ATTEMPTS, update_id),
+                (_iso(next_attempt), problem, _iso(None), update_id),
             )
+
+    async def give_up_update(self, update_id: int, problem: str) -> None:
+        """Parks an update as failed for good and blanks its payload (the reason stays)."""
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE inbox SET status = 'failed', payload = '', problem = ? WHERE update_id = ?",
+                (problem, update_id),
+            )
+
+    async def quarantined_count(self) -> int:
+        """How many updates the inbox has quarantined (could not be parsed) and still keeps."""
+        rows = await self._read(
+            "SELECT COUNT(*) FROM inbox WHERE status = 'failed' AND problem LIKE ?", (f"{QUARANTINED}:%",)
+        )
+        return int(rows[0][0])
+
+    async def check_writable(self) -> None:
+        """Raises sqlite3.Error unless a write transaction can be begun and committed now."""
+        async with self._write() as db:
+            await db.execute("SELECT 1")
 
     async def get_offset(self) -> int:
         """Returns the getUpdates offset saved by store_updates (0 before the first batch)."""

@@ -15,6 +15,7 @@ import sqlite3
 
 import httpx
 import pytest
+from conftest import ADMIN_ID
 from fakebotapi import TOKEN
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TimedOut
 
@@ -57,8 +58,12 @@ async def test_a_bad_request_is_never_resent_and_the_user_is_asked_to_try_again(
     await bo.send(QUESTION)
     assert (await bo.next_message()).text == TRY_AGAIN
     await lotsen.idle()
-    assert len(fake_api.calls_of("sendMessage")) == 4  # one per inbox attempt (3) + the apology
-    assert _rows(lotsen.services.settings.db_path, "SELECT status FROM inbox")[0]["status"] == "failed"
+    to_bo = [c for c in fake_api.calls_of("sendMessage") if int(c["chat_id"]) == bo.id]
+    assert len(to_bo) == 4  # one per inbox attempt (3) + the apology
+    row = _rows(lotsen.services.settings.db_path, "SELECT status, payload, problem FROM inbox")[0]
+    assert (row["status"], row["payload"], row["problem"]) == ("failed", "", "BadRequest")
+    report = await fake_api.user(ADMIN_ID).next_message()  # given up: the process leaders hear of it
+    assert "gav upp" in report.text and "BadRequest" in report.text
 
 
 async def test_a_blocked_user_is_not_retried_or_bothered(fake_api, lotsen):
@@ -67,7 +72,7 @@ async def test_a_blocked_user_is_not_retried_or_bothered(fake_api, lotsen):
     cia = fake_api.user(4003)
     await cia.send(QUESTION)
     await lotsen.idle()
-    assert len(fake_api.calls_of("sendMessage")) == 3  # once per inbox attempt, never more
+    assert len(fake_api.calls_of("sendMessage")) == 1  # nobody to answer: given up at once, admins not bothered
 
 
 async def test_an_update_delivered_twice_is_answered_once(fake_api, lotsen):

@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.knowledge import KnowledgeBase
 from bot.telegram import admin, consultation, materials, onboarding, questions
+from bot.telegram.access import private_only
 from bot.telegram.errors import on_error
 from bot.telegram.sending import RetryingRateLimiter
 from bot.telegram.services import Services, install, services_of, uninstall
@@ -146,7 +147,7 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     application.add_handler(CommandHandler("material", materials.on_materials))
 
     # Consultations outside the dialogue: status, "Hanterad", stale dialogue buttons, /avbryt.
-    application.add_handler(CommandHandler("mina", consultation.on_mine))
+    application.add_handler(CommandHandler("mina", private_only(consultation.on_mine)))
     application.add_handler(CallbackQueryHandler(consultation.on_handled, pattern=r"^done:"))
     application.add_handler(CallbackQueryHandler(consultation.on_stale_button, pattern=r"^(urg:|kons_ok$|kons_nej$)"))
     application.add_handler(CommandHandler("avbryt", consultation.on_nothing_to_cancel))
@@ -160,6 +161,7 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     # Questions: buttons under answers, then free text (in groups only when addressed to Lotsen).
     application.add_handler(CallbackQueryHandler(questions.on_feedback, pattern=r"^fb:\d+:-?1$"))
     application.add_handler(CallbackQueryHandler(questions.on_clarify, pattern=r"^(rt|rk):\d+:"))
+    application.add_handler(CallbackQueryHandler(questions.on_unknown_button))  # forged or outdated data
     application.add_handler(MessageHandler(filters.COMMAND & PRIVATE, questions.on_unknown_command))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & questions.ADDRESSED_TO_BOT, questions.on_text)
