@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import socket
 import sqlite3
 
@@ -49,6 +50,16 @@ async def test_429_and_500_on_send_still_give_exactly_one_answer(fake_api, lotse
     await anna.no_more_messages(0.3)
     assert len(fake_api.calls_of("sendMessage")) == 3  # 429, 500, delivered
     assert len(_rows(lotsen.services.settings.db_path, "SELECT * FROM questions")) == 1
+
+
+async def test_a_handled_429_is_one_warning_line_without_a_traceback(fake_api, lotsen, caplog):
+    """sendMessage answers 429 once: the retry is logged as one WARNING, nothing at ERROR, no traceback."""
+    fake_api.fail("sendMessage", 429, retry_after=1)
+    await fake_api.user(4011).ask(QUESTION)
+    await lotsen.idle()
+    about_429 = [r for r in caplog.records if "429" in r.getMessage() or "Rate limit" in r.getMessage()]
+    assert [r.levelname for r in about_429] == ["WARNING"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 async def test_a_bad_request_is_never_resent_and_the_user_is_asked_to_try_again(fake_api, lotsen):
