@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -325,6 +326,15 @@ def _consultation(row: sqlite3.Row, *, created_new: bool = False, **changes: Any
     )
 
 
+def _identity(path: Path | str) -> tuple[int, int] | None:
+    """The file's (device, inode), or None when there is no such file (or it is ':memory:')."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
 def unwritable_hint(path: Path | str, exc: BaseException) -> str:
     """What to fix, in Swedish, when the database cannot be written."""
     where = Path(path).resolve().parent
@@ -345,6 +355,7 @@ class Storage:
         self._db = db
         self._lock = asyncio.Lock()
         self.path = path
+        self._file_identity = _identity(path)
 
     # ----------------------------------------------------------------- life cycle
 
@@ -366,6 +377,7 @@ class Storage:
             await storage._configure()
             await storage._migrate()
             await storage.check_writable()
+            storage._file_identity = _identity(path)
         except sqlite3.Error as exc:
             await db.close()
             raise StorageError(unwritable_hint(path, exc)) from exc
@@ -771,6 +783,14 @@ class Storage:
             "SELECT COUNT(*) FROM inbox WHERE status = 'failed' AND problem LIKE ?", (f"{QUARANTINED}:%",)
         )
         return int(rows[0][0])
+
+    def file_gone(self) -> bool:
+        """True when the database file was deleted or replaced since it was opened.
+
+        Writes would then go to a file nobody will ever open again, so nothing
+        should be taken in or answered until someone restores it.
+        """
+        return self._file_identity is not None and _identity(self.path) != self._file_identity
 
     async def check_writable(self) -> None:
         """Raises sqlite3.Error unless a write transaction can be begun and committed now."""

@@ -150,3 +150,31 @@ async def test_a_full_disk_floods_no_one_and_tells_the_admins(fake_api: FakeBotA
     assert any(not _answers(u) for u in users), "the disk never filled: the test tested nothing"
     assert "Traceback" not in log
     assert "hög frånvaro" not in log
+
+
+async def test_a_database_that_cannot_be_written_at_start_is_explained_in_swedish(fake_api, tmp_path):
+    """No room for the database at start: exit 2 with what to fix, no traceback, never "igång"."""
+    db_path = tmp_path / "lotsen.sqlite3"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--poll-timeout", "1", cwd=ROOT, env=_env(fake_api, db_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, preexec_fn=_small_disk(16_000),
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = output.decode()
+    assert process.returncode == 2, text
+    assert "kan inte skriva i databasen" in text and "disken inte är full" in text
+    assert "Traceback" not in text and "igång" not in text
+
+
+async def test_a_deleted_database_stops_intake_and_tells_the_admins(fake_api, lotsen):
+    """The database file is deleted under the running bot: nothing is answered without a log, admins are told."""
+    anna = fake_api.user(4400)
+    assert "skolfrånvaro" in (await anna.ask(QUESTION)).text
+    await lotsen.idle()
+    lotsen.services.settings.db_path.unlink()
+    admin = fake_api.user(ADMIN_ID)
+    alert = await admin.next_message(timeout=10)
+    assert "borttagen" in alert.text
+    update_id = await anna.send(f"{QUESTION} igen")
+    await anna.no_more_messages(3)
+    assert update_id in fake_api.unconfirmed  # left with Telegram, not taken into a file nobody will read

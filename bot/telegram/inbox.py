@@ -61,6 +61,7 @@ DATABASE_DOWN = (
     "Lotsen kan inte skriva i databasen och svarar inte på frågor förrän det går igen "
     "(inget besvaras utan att loggas). Fel: {problem}. Åtgärd: {hint}"
 )
+FILE_GONE = "databasfilen är borttagen eller utbytt – återställ den från en säkerhetskopia och starta om Lotsen"
 DATABASE_BACK = "Lotsen kan skriva i databasen igen och svarar på de frågor som väntat."
 
 
@@ -114,9 +115,23 @@ class InboxWorker:
         self._database_down: str | None = None  # the error type while writes fail
         self._alerted_at: float | None = None  # when the admins were last told it failed
         self._alert_open = False  # told it failed, not yet that it works again
+        self._file_gone = False  # the database file was deleted or replaced under us
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        """True while the database file is gone: nothing is taken in or answered (it could not be logged)."""
+        return self._file_gone
+
+    async def _check_file(self) -> None:
+        storage = services_of(self.application).storage
+        if self._file_gone or not storage.file_gone():
+            return
+        self._file_gone = True
+        _LOGGER.critical("Databasfilen %s är borttagen eller utbytt; Lotsen tar inte emot något", storage.path)
+        await self.database_failed(FileNotFoundError(FILE_GONE))
 
     async def drain(self) -> int:
         """Handles every due update, round by round; returns how many were attempted."""
@@ -254,7 +269,9 @@ class InboxWorker:
         while not stop.is_set():
             self._wake.clear()
             try:
-                await self.drain()
+                await self._check_file()
+                if not self._file_gone:
+                    await self.drain()
                 backoff = FIRST_RETRY
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any fault
                 _LOGGER.error("Inkorgen kunde inte läsas (%s); nytt försök om %.0f s", type(exc).__name__, backoff,

@@ -97,6 +97,9 @@ class DurablePoller:
         offset = await storage.get_offset()
         backoff = FIRST_BACKOFF
         while not stop.is_set():
+            if self.worker.paused:  # no database to store in: leave the updates with Telegram
+                await _sleep(1.0, stop)
+                continue
             try:
                 updates = await self.fetch(offset)
             except RetryAfter as exc:

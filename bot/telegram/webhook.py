@@ -76,6 +76,8 @@ class _Receiver:
             _LOGGER.error("Webhook: update %s sattes i karantän: %s", update_id, incoming.problem)
             stored, quarantined = [], [(update_id, incoming.payload, incoming.problem)]
         storage = services_of(self.application).storage
+        if self.worker.paused:
+            return 503  # the database file is gone: Telegram keeps the update and tries again
         try:
             async with self._lock:
                 # Keep the polling offset past every stored update, for a later switch back to polling.
