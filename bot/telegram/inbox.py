@@ -20,7 +20,9 @@ every update in the inbox; `InboxWorker` handles the pending rows with
   without being sent again (`Services.answered`); the error handler sends its
   note once (`Services.notified`).
 - **Fairness.** Each round takes at most `PER_ROUND` updates of a chat, chats
-  side by side in `LANES` lanes, so one user's burst does not hold up the others.
+  side by side in `LANES` lanes, so one user's burst does not hold up the others;
+  and a user who sends more than `FLOOD_LIMIT` updates a minute has the rest
+  skipped (parked as failed, "flood guard"), with one friendly note.
 - **Stop.** When `stop` is set, the updates in hand are finished and the rest
   stay pending for the next start.
 """
@@ -33,6 +35,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from telegram import Update
@@ -50,6 +53,9 @@ PER_ROUND = 5  # updates of one chat per round
 FIRST_RETRY = 1.0  # seconds before the second attempt; doubled each time
 MAX_RETRY = 600.0
 IDLE_WAIT = 1.0  # how often due retries are looked for when nothing new arrives
+FLOOD_LIMIT = 20  # new updates per user and FLOOD_WINDOW before the rest are skipped
+FLOOD_WINDOW = 60.0
+FLOODED = "flood guard"  # inbox.problem of a skipped update
 ALERT_INTERVAL = 900.0  # seconds between two "the database cannot be written" alerts
 DATABASE_ERRORS = (sqlite3.Error, LotsenError, OSError)
 
@@ -62,6 +68,10 @@ DATABASE_DOWN = (
     "(inget besvaras utan att loggas). Fel: {problem}. Åtgärd: {hint}"
 )
 FILE_GONE = "databasfilen är borttagen eller utbytt – återställ den från en säkerhetskopia och starta om Lotsen"
+FLOOD_NOTE = (
+    "Du har skickat väldigt många meddelanden på kort tid, så jag hoppar över en del av dem. "
+    "Vänta en minut och skriv sedan det viktigaste igen. Vid akut fara: ring 112."
+)
 DATABASE_BACK = "Lotsen kan skriva i databasen igen och svarar på de frågor som väntat."
 
 
@@ -84,6 +94,50 @@ def gives_up(error: BaseException, attempt: int, first_failure: datetime | None,
     if not is_transient(error):
         return attempt >= max_attempts
     return first_failure is not None and datetime.now(UTC) - first_failure >= RETRY_FOR
+
+
+def _user_of(payload: str) -> int | None:
+    """The user who sent an update (None when it cannot be told)."""
+    try:
+        data = json.loads(payload)
+        for key in ("message", "edited_message", "callback_query"):
+            item = data.get(key)
+            if isinstance(item, dict) and isinstance(item.get("from"), dict):
+                return int(item["from"]["id"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        pass
+    return None
+
+
+class FloodGuard:
+    """Counts each user's new updates in a sliding window; past the limit they are skipped, with one note."""
+
+    def __init__(self, limit: int = FLOOD_LIMIT, window: float = FLOOD_WINDOW) -> None:
+        self.limit = limit
+        self.window = window
+        self._seen: dict[int, deque[float]] = {}
+        self._noted: dict[int, float] = {}
+
+    def admit(self, user: int | None) -> bool:
+        """True when the user is within the limit (and counts this update)."""
+        if user is None:
+            return True
+        now = time.monotonic()
+        seen = self._seen.setdefault(user, deque())
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        if len(seen) >= self.limit:
+            return False
+        seen.append(now)
+        return True
+
+    def note_due(self, user: int | None) -> bool:
+        """True once per window for a user who is being skipped: the moment to tell them."""
+        now = time.monotonic()
+        if user is None or now - self._noted.get(user, -self.window - 1) <= self.window:
+            return False
+        self._noted[user] = now
+        return True
 
 
 def _chat_of(payload: str) -> int | None:
@@ -116,6 +170,7 @@ class InboxWorker:
         self._alerted_at: float | None = None  # when the admins were last told it failed
         self._alert_open = False  # told it failed, not yet that it works again
         self._file_gone = False  # the database file was deleted or replaced under us
+        self._flood = FloodGuard()
 
     def wake(self) -> None:
         self._wake.set()
@@ -163,6 +218,10 @@ class InboxWorker:
         update_id = item.update_id
         if update_id in self._unsaved_done:
             await self._settle(svc, item, 0, None)
+            return
+        first_time = item.attempts == 0 and update_id not in svc.attempts
+        if first_time and not self._flood.admit(_user_of(item.payload)):
+            await self._skip_flooded(svc, item)
             return
         attempt = max(item.attempts, svc.attempts.get(update_id, 0)) + 1
         svc.attempts[update_id] = attempt
@@ -213,6 +272,21 @@ class InboxWorker:
             await self._database_failed(svc, update_id, attempt, exc)
             return
         await self.database_ok()
+
+    async def _skip_flooded(self, svc: Services, item: InboxItem) -> None:
+        """Parks an update of a user past the flood limit unhandled, telling them once per window."""
+        try:
+            await svc.storage.give_up_update(item.update_id, FLOODED)
+        except DATABASE_ERRORS as exc:
+            await self._database_failed(svc, item.update_id, 1, exc)
+            return
+        chat = _chat_of(item.payload)
+        if chat is not None and self._flood.note_due(_user_of(item.payload)):
+            _LOGGER.warning("Flodskydd: en användare skickar för många meddelanden; de överskjutande hoppas över")
+            try:
+                await self.application.bot.send_message(chat, FLOOD_NOTE)
+            except TelegramError as exc:
+                _LOGGER.warning("Kunde inte skicka flodskyddets besked: %s", type(exc).__name__)
 
     async def _give_up(self, svc: Services, update_id: int, attempt: int, problem: str, *, report: bool) -> None:
         try:
