@@ -167,6 +167,17 @@ CREATE TABLE bot_state (
 )
 """
 
+_DIALOGUES = """
+-- dialogues: who is in the middle of a dialogue (e.g. /konsultation), so that after a
+-- restart their next message is recognised as part of it and never logged as a question.
+-- Only the pseudonym and times; what the user answered stays in memory.
+CREATE TABLE dialogues (
+    user_key TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,  -- the dialogue, e.g. 'konsultation'
+    updated  TEXT NOT NULL   -- UTC ISO time of the last step
+)
+"""
+
 # Numbered migrations. Never edit one that has shipped: add the next number.
 # Each runs in its own transaction together with its schema_version row.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -187,7 +198,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     ),
     (
         2,
-        "inbox: retry schedule and the reason an update failed",
+        "inbox: retry schedule and the reason an update failed; open dialogues",
         (
             # When the next attempt is due (UTC ISO; NULL = at once), when the first one failed,
             # and why it failed: an error type, or 'quarantined: <reason>' for an update that
@@ -195,6 +206,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE inbox ADD COLUMN next_attempt TEXT",
             "ALTER TABLE inbox ADD COLUMN first_failure TEXT",
             "ALTER TABLE inbox ADD COLUMN problem TEXT",
+            _DIALOGUES,
         ),
     ),
 )
@@ -665,6 +677,31 @@ class Storage:
         rows = await self._read("SELECT * FROM consultations WHERE reference = ?", (reference,))
         return _consultation(rows[0]) if rows else None
 
+    # ----------------------------------------------------------------- dialogues in progress
+
+    async def dialogue_step(self, user_key: str, name: str, now: datetime | None = None) -> None:
+        """Notes that the user is in (or has just taken a step in) the named dialogue."""
+        async with self._write() as db:
+            await db.execute(
+                """
+                INSERT INTO dialogues (user_key, name, updated) VALUES (?, ?, ?)
+                ON CONFLICT (user_key) DO UPDATE SET name = excluded.name, updated = excluded.updated
+                """,
+                (user_key, name, _iso(now)),
+            )
+
+    async def dialogue_ended(self, user_key: str) -> None:
+        """Forgets the user's dialogue (finished, cancelled, timed out or reported lost)."""
+        async with self._write() as db:
+            await db.execute("DELETE FROM dialogues WHERE user_key = ?", (user_key,))
+
+    async def open_dialogue(self, user_key: str, since: datetime) -> str | None:
+        """The name of the user's dialogue if it had a step after `since`, else None."""
+        rows = await self._read(
+            "SELECT name FROM dialogues WHERE user_key = ? AND updated >= ?", (user_key, _iso(since))
+        )
+        return rows[0]["name"] if rows else None
+
     # ----------------------------------------------------------------- inbox (durable polling)
 
     async def store_updates(
@@ -936,6 +973,7 @@ class Storage:
             inbox = await db.execute(
                 "DELETE FROM inbox WHERE status != 'pending' AND received < ?", (inbox_cutoff,)
             )
+            await db.execute("DELETE FROM dialogues WHERE updated < ?", (inbox_cutoff,))
             report = PurgeReport(
                 cutoff=cutoff_time,
                 questions_cleared=questions.rowcount,

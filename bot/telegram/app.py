@@ -9,6 +9,7 @@ Updater: updates come from Lotsen's durable inbox (`bot.telegram.polling`,
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -35,6 +36,7 @@ from bot.errors import ConfigError
 from bot.knowledge import KnowledgeBase
 from bot.telegram import admin, consultation, materials, onboarding, questions
 from bot.telegram.access import private_only
+from bot.telegram.dialogues import ends, tracked
 from bot.telegram.errors import on_error
 from bot.telegram.sending import RetryingRateLimiter
 from bot.telegram.services import Services, install, services_of, uninstall
@@ -75,6 +77,7 @@ def file_url_for(bot_api_url: str) -> str:
 def _consultation_dialogue() -> ConversationHandler:
     """The /konsultation dialogue; its states read as the specification of the conversation."""
     text = filters.TEXT & ~filters.COMMAND
+    step = functools.partial(tracked, "konsultation")  # each step noted, so a restart is noticed
     with warnings.catch_warnings():
         # per_message=False is right here (one dialogue per user and chat, not per message);
         # PTB warns about it for CallbackQueryHandler states.
@@ -82,24 +85,24 @@ def _consultation_dialogue() -> ConversationHandler:
         return ConversationHandler(
             name="konsultation",
             entry_points=[
-                CommandHandler("konsultation", consultation.on_start),
-                CallbackQueryHandler(consultation.on_start, pattern=r"^kons:"),
+                CommandHandler("konsultation", step(consultation.on_start)),
+                CallbackQueryHandler(step(consultation.on_start), pattern=r"^kons:"),
             ],
             states={
-                consultation.ABOUT: [MessageHandler(text, consultation.on_about)],
+                consultation.ABOUT: [MessageHandler(text, step(consultation.on_about))],
                 consultation.URGENCY: [
-                    CallbackQueryHandler(consultation.on_urgency, pattern=r"^urg:"),
-                    MessageHandler(text, consultation.on_press_a_button),
+                    CallbackQueryHandler(step(consultation.on_urgency), pattern=r"^urg:"),
+                    MessageHandler(text, step(consultation.on_press_a_button)),
                 ],
-                consultation.REACH: [MessageHandler(text, consultation.on_reach)],
+                consultation.REACH: [MessageHandler(text, step(consultation.on_reach))],
                 consultation.CONFIRM: [
-                    CallbackQueryHandler(consultation.on_confirm, pattern=r"^kons_ok$"),
-                    CallbackQueryHandler(consultation.on_cancel, pattern=r"^kons_nej$"),
-                    MessageHandler(text, consultation.on_press_a_button),
+                    CallbackQueryHandler(step(consultation.on_confirm), pattern=r"^kons_ok$"),
+                    CallbackQueryHandler(step(consultation.on_cancel), pattern=r"^kons_nej$"),
+                    MessageHandler(text, step(consultation.on_press_a_button)),
                 ],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, consultation.on_timeout)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, ends(consultation.on_timeout))],
             },
-            fallbacks=[CommandHandler("avbryt", consultation.on_cancel)],
+            fallbacks=[CommandHandler("avbryt", step(consultation.on_cancel))],
             conversation_timeout=consultation.CONVERSATION_TIMEOUT,
             allow_reentry=True,
         )
@@ -149,8 +152,9 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     # Consultations outside the dialogue: status, "Hanterad", stale dialogue buttons, /avbryt.
     application.add_handler(CommandHandler("mina", private_only(consultation.on_mine)))
     application.add_handler(CallbackQueryHandler(consultation.on_handled, pattern=r"^done:"))
-    application.add_handler(CallbackQueryHandler(consultation.on_stale_button, pattern=r"^(urg:|kons_ok$|kons_nej$)"))
-    application.add_handler(CommandHandler("avbryt", consultation.on_nothing_to_cancel))
+    application.add_handler(
+        CallbackQueryHandler(ends(consultation.on_stale_button), pattern=r"^(urg:|kons_ok$|kons_nej$)"))
+    application.add_handler(CommandHandler("avbryt", ends(consultation.on_nothing_to_cancel)))
 
     # Process leaders.
     application.add_handler(CommandHandler("statistik", admin.on_stats))

@@ -37,6 +37,8 @@ from bot.answer import Answer, Kind
 from bot.knowledge import KnowledgeBase
 from bot.render import render_html
 from bot.router import MAX_INPUT_CHARS
+from bot.telegram.consultation import CONVERSATION_TIMEOUT
+from bot.telegram.dialogues import reported_lost
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, send_html
 from bot.telegram.services import services
@@ -112,6 +114,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await svc.storage.question_id_for(key) is not None:
         _LOGGER.info("Update %s är redan besvarad (omleverans), svarar inte igen", update.update_id)
         return
+    if message.chat.type == "private" and await reported_lost(update, context, CONVERSATION_TIMEOUT):
+        return  # an answer meant for a dialogue a restart cut off: not a question, not logged
     # The inbox has already redacted; redact again for updates that did not come through it.
     text = personnummer.redact(_strip_mention(message.text, context.bot.username))
     user_key = svc.user_key(user.id)
