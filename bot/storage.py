@@ -769,11 +769,6 @@ class Storage:
             for row in rows
         ]
 
-    async def next_retry(self) -> datetime | None:
-        """When the earliest pending update that waits for a retry is due (None when none waits)."""
-        rows = await self._read("SELECT MIN(next_attempt) FROM inbox WHERE status = 'pending'")
-        return _parse(rows[0][0])
-
     async def begin_update(self, update_id: int) -> bool:
         """Counts an attempt at a pending update; False when it is no longer pending.
 
