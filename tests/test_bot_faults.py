@@ -178,3 +178,31 @@ async def test_a_deleted_database_stops_intake_and_tells_the_admins(fake_api, lo
     update_id = await anna.send(f"{QUESTION} igen")
     await anna.no_more_messages(3)
     assert update_id in fake_api.unconfirmed  # left with Telegram, not taken into a file nobody will read
+
+
+async def test_an_update_failing_for_a_day_is_given_up_emptied_and_reported(fake_api, lotsen):
+    """A question whose retries began 25 h ago fails once more: given up, payload emptied, admins told, user told once."""
+    db_path = lotsen.services.settings.db_path
+    fake_api.fail_for("sendMessage", 500, seconds=3600)
+    olga = fake_api.user(4500, "Olga")
+    update_id = await olga.send(QUESTION)
+    await fake_api.wait_for(lambda: len(fake_api.calls_of("sendMessage")) >= 4, timeout=20)
+    db = sqlite3.connect(db_path)
+    try:  # as if the retries had gone on for a day
+        db.execute("UPDATE inbox SET first_failure = '2020-01-01T00:00:00+00:00', attempts = 40, "
+                   "next_attempt = NULL WHERE update_id = ?", (update_id,))
+        db.commit()
+    finally:
+        db.close()
+    fake_api.fail_for("sendMessage", 500, seconds=0)
+    fake_api.fail("sendMessage", 500, times=4)  # the last attempt's answer fails; what follows gets through
+    report = await fake_api.user(ADMIN_ID).next_message(timeout=30)
+    assert "gav upp" in report.text and str(update_id) in report.text and "hög frånvaro" not in report.text
+    await lotsen.idle(timeout=30)
+    assert [m.text for m in olga.messages] == [TRY_AGAIN]
+    db = sqlite3.connect(db_path)
+    try:
+        row = db.execute("SELECT status, payload FROM inbox WHERE update_id = ?", (update_id,)).fetchone()
+    finally:
+        db.close()
+    assert row == ("failed", "")

@@ -58,7 +58,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None:
         return
     try:
-        await context.bot.send_message(chat.id, WILL_RETRY if is_transient(error) else TRY_AGAIN)
+        retried = is_transient(error) and update.update_id not in svc.last_attempts
+        await context.bot.send_message(chat.id, WILL_RETRY if retried else TRY_AGAIN)
     except TelegramError as exc:
         _LOGGER.warning("Kunde inte ge användaren besked om felet: %s", type(exc).__name__)
         return

@@ -241,6 +241,8 @@ class InboxWorker:
             await self._give_up(svc, update_id, attempt, f"{QUARANTINED}: {type(exc).__name__}", report=False)
             return
         svc.failed_updates.pop(update_id, None)
+        if item.first_failure is not None and datetime.now(UTC) - item.first_failure >= RETRY_FOR:
+            svc.last_attempts.add(update_id)
         try:
             await self.application.process_update(update)
         except Exception as exc:  # noqa: BLE001 - process_update hands handler errors to on_error

@@ -43,6 +43,8 @@ class Services:
     answered: set[int] = field(default_factory=set)
     # Updates whose user has had the one "something went wrong" note.
     notified: set[int] = field(default_factory=set)
+    # Updates on their last attempt: if it fails, they are given up (the note says "try again").
+    last_attempts: set[int] = field(default_factory=set)
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -86,6 +88,7 @@ class Services:
         self.attempts.pop(update_id, None)
         self.answered.discard(update_id)
         self.notified.discard(update_id)
+        self.last_attempts.discard(update_id)
 
 
 def install(application: Application, value: Services) -> None:
