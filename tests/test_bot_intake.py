@@ -94,7 +94,8 @@ async def test_a_poison_update_in_polling_mode_does_not_stop_lotsen(fake_api, tm
     for _, _, payload, _ in quarantined:
         assert "Mallory" not in payload and "2384" not in payload
     output = log.read_text()
-    assert "karantän" in output and "Traceback" not in output
+    assert "sattes i karantän" in output and "2 uppdateringar i karantän" in output
+    assert "Traceback" not in output
 
 
 def _free_port() -> int:

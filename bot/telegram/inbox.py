@@ -341,6 +341,9 @@ class InboxWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Drains the inbox whenever woken or a retry is due, until `stop` is set (finishing the updates in hand)."""
         self._stop = stop
+        with contextlib.suppress(*DATABASE_ERRORS):
+            if quarantined := await services_of(self.application).storage.quarantined_count():
+                _LOGGER.warning("Inkorgen har %d uppdateringar i karantän (kunde inte läsas)", quarantined)
         backoff = FIRST_RETRY
         while not stop.is_set():
             self._wake.clear()
