@@ -185,7 +185,7 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     text = curation.export_csv(rows) if args.format == "csv" else curation.export_jsonl(rows)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        args.output.write_text(text, encoding="utf-8", newline="")  # the CSV has its own CRLF
         print(f"Exporterade {len(rows)} rader från {args.table} till {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

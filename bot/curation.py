@@ -138,6 +138,15 @@ def format_unanswered(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutral(text: str) -> str:
+    """The text, prefixed with a single quote when a spreadsheet would take it for a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def format_consultations(
     rows: Sequence[Any], names: Mapping[str, str], recipient: Callable[[str], str]
 ) -> str:
@@ -155,18 +164,25 @@ def format_consultations(
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
+        return _neutral(json.dumps(value, ensure_ascii=False))
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, str):
+        return _neutral(value)
     return "" if value is None else value
 
 
 def export_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Returns the rows as CSV (comma, UTF-8, header row); lists such as topics become JSON text."""
+    """Returns the rows as CSV (comma, UTF-8, header row); lists such as topics become JSON text.
+
+    Text that a spreadsheet would run as a formula (starting with = + - @, tab or
+    CR) gets a leading single quote, so Excel and LibreOffice show it as text.
+    """
     if not rows:
         return ""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    # CRLF as in RFC 4180: the writer then also quotes a cell that holds a lone CR.
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({key: _cell(value) for key, value in row.items()})

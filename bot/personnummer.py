@@ -4,7 +4,9 @@ Lotsen must never store or log a pupil's personnummer, so every adapter calls
 `redact` before anything is written. Detection follows Skatteverket's format:
 YYMMDD-NNNC or YYYYMMDD-NNNC, separator '-', '+' or none (a space is tolerated),
 samordningsnummer with day + 60, and the Luhn check digit over the last ten
-digits.
+digits. Also the forms people improvise: a divided date (2005-07-18-2384,
+05 07 18-2384, 05.07.18-2384), a slash (050718/2384), and invisible format
+characters (zero-width space, soft hyphen …) anywhere inside.
 
 Policy, erring on the side of the pupil: a number written the way people write
 personnummer — with a separator (YYMMDD-NNNN) or with a century (YYYYMMDDNNNN)
@@ -22,11 +24,13 @@ from dataclasses import dataclass
 
 PLACEHOLDER = "[personnummer]"
 
+_DASHES = "\u2010-\u2015\u2212"
 _PATTERN = re.compile(
     r"(?<![\d])"
     r"(?P<century>(?:18|19|20))?"
-    r"(?P<yy>\d{2})(?P<mm>\d{2})(?P<dd>\d{2})"
-    r"[ \t]?(?P<sep>[-+\u2010-\u2015\u2212])?[ \t]?"
+    # The date may be written with the same separator between its parts: 2005-07-18, 05 07 18, 05.07.18.
+    rf"(?P<yy>\d{{2}})(?P<ds>[-./ {_DASHES}]?)(?P<mm>\d{{2}})(?P=ds)(?P<dd>\d{{2}})"
+    rf"[ \t]?(?P<sep>[-+/{_DASHES}])?[ \t]?"
     r"(?P<serial>\d{3})(?P<check>\d)"
     r"(?![\d])"
 )
@@ -60,15 +64,20 @@ def _candidate(m: re.Match[str]) -> Match | None:
     if m["serial"] == "000":
         return None
     ten = m["yy"] + m["mm"] + m["dd"] + m["serial"] + m["check"]
-    written_like_personnummer = bool(m["sep"]) or bool(m["century"])
+    # A separator before the serial, or a century on an undivided date; a divided date
+    # without that separator (2026-11-23 1400) may be a date and a time: Luhn decides.
+    written_like_personnummer = bool(m["sep"]) or (bool(m["century"]) and not m["ds"])
     if not written_like_personnummer and not luhn_ok(ten):
         return None
     return Match(m.start(), m.end(), samordning)
 
 
 def _normalise(text: str) -> str:
-    # Fullwidth and other compatibility digits become ASCII digits.
-    return unicodedata.normalize("NFKC", text)
+    # Fullwidth and other compatibility digits become ASCII digits, odd spaces plain ones;
+    # invisible format characters (zero-width space, soft hyphen, joiners, direction marks)
+    # are dropped, so they cannot hide a number.
+    norm = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in norm if unicodedata.category(ch) != "Cf")
 
 
 def find(text: str) -> list[Match]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sqlite3
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,7 +96,10 @@ async def load_or_fallback(settings: Settings, storage: Storage) -> Loaded:
         for problem in exc.problems:
             _LOGGER.error("  %s", problem)
         return Loaded(kb, snap_hash, exc, saved)
-    await storage.save_knowledge_snapshot(kb_hash, files)
+    try:
+        await storage.save_knowledge_snapshot(kb_hash, files)
+    except sqlite3.Error as exc:  # no room for the snapshot: run on what loaded, the health checks report the disk
+        _LOGGER.warning("Kunskapsbasen kunde inte sparas som senast fungerande version (%s)", type(exc).__name__)
     return Loaded(kb, kb_hash)
 
 

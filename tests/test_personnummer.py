@@ -80,3 +80,54 @@ def test_detector_agrees_with_the_personnummer_library(yy, mm, dd, serial, sep, 
         elif not sep:
             assert not found, number  # bare digits need the check digit
 
+
+
+IMPROVISED = ["2005-07-18-2384", "05 07 18-2384", "05.07.18-2384", "050718/2384", "0507\u200b18-2384",
+              "050718\u00ad-2384", "05\u2060071823\u200d84", "2005\u200e0718\ufeff2384"]
+
+
+@pytest.mark.parametrize("number", IMPROVISED)
+def test_improvised_forms_and_hidden_characters_are_redacted(number):
+    """Divided dates, a slash, and invisible characters inside do not hide a number."""
+    cleaned = redact(f"Eleven {number} har hög frånvaro")
+    assert cleaned == f"Eleven {PLACEHOLDER} har hög frånvaro"
+
+
+def test_a_divided_date_with_a_time_needs_the_check_digit():
+    """"2026-11-23 1400" is a date and a time unless the check digit says otherwise."""
+    assert not contains("Möte 2026-11-23 1401")  # 2611231401 fails Luhn
+    assert not contains("Ring 08 12 12 1212 om du vill")  # Luhn fails: a phone number stays
+
+
+# Invisible Unicode format characters (category Cf) people paste, on purpose or not.
+HIDDEN = ["\u200b", "\u00ad", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u2063"]
+
+
+def _with_check(nine: str) -> str:
+    return next(nine + str(c) for c in range(10) if luhn_ok(nine + str(c)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    year=st.integers(1900, 2025), mm=st.integers(1, 12), dd=st.integers(1, 28), serial=st.integers(1, 999),
+    coord=st.booleans(),
+    form=st.sampled_from(["iso", "spaced", "dotted", "slashed", "plain"]),
+    hidden=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(HIDDEN)), max_size=3),
+)
+def test_every_improvised_form_of_a_valid_number_is_redacted(year, mm, dd, serial, coord, form, hidden):
+    """Random valid numbers, written in each improvised form with invisible characters inside, never survive."""
+    day = dd + 60 if coord else dd
+    ten = _with_check(f"{year % 100:02d}{mm:02d}{day:02d}{serial:03d}")
+    yy, m2, d2, last = ten[:2], ten[2:4], ten[4:6], ten[6:]
+    number = {
+        "iso": f"{year}-{m2}-{d2}-{last}",
+        "spaced": f"{yy} {m2} {d2}-{last}",
+        "dotted": f"{yy}.{m2}.{d2}-{last}",
+        "slashed": f"{yy}{m2}{d2}/{last}",
+        "plain": f"{yy}{m2}{d2}-{last}",
+    }[form]
+    for position, char in sorted(hidden, reverse=True):
+        position = 1 + position % (len(number) - 1)  # strictly inside the number
+        number = number[:position] + char + number[position:]
+    cleaned = redact(f"elev {number} i åk 5")
+    assert cleaned == f"elev {PLACEHOLDER} i åk 5", (number, cleaned)

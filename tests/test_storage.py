@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import MAX_UPDATE_ATTEMPTS, MIGRATIONS, Storage, StorageError
+from bot.storage import MIGRATIONS, Storage, StorageError
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -238,14 +238,30 @@ async def test_a_batch_is_all_or_nothing(storage: Storage, tmp_path: Path):
     assert [uid for uid, _ in await storage.pending_updates()] == [1]
 
 
-async def test_a_failing_update_is_retried_then_parked_as_failed(storage: Storage):
-    """An update stays pending until it has failed MAX_UPDATE_ATTEMPTS times."""
-    await storage.store_updates([(5, "{}")], 6)
-    for _ in range(MAX_UPDATE_ATTEMPTS - 1):
-        await storage.mark_update_failed(5)
-        assert [uid for uid, _ in await storage.pending_updates()] == [5]
-    await storage.mark_update_failed(5)
-    assert await storage.pending_updates() == []
+async def test_a_failing_update_waits_for_its_retry_then_is_given_up_without_its_payload(storage: Storage, tmp_path):
+    """Attempts are counted; a retry waits until due (across a reopen); giving up keeps the reason, not the text."""
+    await storage.store_updates([(5, '{"message": {"text": "hej"}}')], 6)
+    assert await storage.begin_update(5)
+    now = datetime.now(UTC)
+    await storage.retry_update_later(5, now + timedelta(minutes=5), "NetworkError")
+    assert await storage.due_updates(now=now) == []
+    assert [uid for uid, _ in await storage.pending_updates()] == [5]  # waiting, not dropped
+    later = await storage.due_updates(now=now + timedelta(minutes=6))
+    assert [(i.update_id, i.attempts) for i in later] == [(5, 1)]
+    assert later[0].first_failure is not None
+    await storage.give_up_update(5, "NetworkError")
+    assert not await storage.begin_update(5)  # no longer pending
+    assert query(tmp_path / "lotsen.sqlite3", "SELECT status, payload, problem FROM inbox") == [
+        ("failed", "", "NetworkError")
+    ]
+
+
+async def test_quarantined_updates_are_kept_for_inspection_and_never_due(storage: Storage, tmp_path):
+    """A quarantined update is stored (with the offset) as failed, counted, and never handed to the worker."""
+    await storage.store_updates([(1, "{}")], 3, [(2, '{"update_id":2}', "ogiltig Unicode-text")])
+    assert await storage.get_offset() == 3
+    assert [i.update_id for i in await storage.due_updates()] == [1]
+    assert await storage.quarantined_count() == 1
 
 
 async def test_a_done_update_keeps_no_payload(storage: Storage, tmp_path: Path):

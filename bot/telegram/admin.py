@@ -1,6 +1,7 @@
 """Commands for the process leaders (LOTSEN_ADMINS): /statistik, /obesvarade, /ladda_om, /export.
 
-Anyone else gets a polite no. Exports leave out pseudonyms, chat ids and
+Anyone else gets a polite no, and so does an admin outside a private chat
+(`bot.telegram.access.private_only`). Exports leave out pseudonyms, chat ids and
 source keys (storage.export_rows), so a CSV can be shared inside the project.
 """
 
@@ -18,6 +19,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.curation import display_names, export_csv, format_stats, format_unanswered, stats_chart_png
+from bot.telegram.access import private_only
 from bot.telegram.sending import send_html
 from bot.telegram.services import services
 
@@ -29,8 +31,9 @@ Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 def admins_only(callback: Callback) -> Callback:
-    """Lets LOTSEN_ADMINS through and tells everyone else no, politely."""
+    """Lets LOTSEN_ADMINS through, in a private chat only, and tells everyone else no, politely."""
 
+    @private_only
     @functools.wraps(callback)
     async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user, message = update.effective_user, update.effective_message

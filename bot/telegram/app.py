@@ -9,6 +9,7 @@ Updater: updates come from Lotsen's durable inbox (`bot.telegram.polling`,
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -44,6 +45,8 @@ from bot.telegram import (
     report,
     updatelog,
 )
+from bot.telegram.access import private_only
+from bot.telegram.dialogues import ends, tracked
 from bot.telegram.errors import on_error
 from bot.telegram.health import ApiClock, TrackedRequest, install_clock
 from bot.telegram.sending import RetryingRateLimiter
@@ -85,6 +88,7 @@ def file_url_for(bot_api_url: str) -> str:
 def _consultation_dialogue() -> ConversationHandler:
     """The /konsultation dialogue; its states read as the specification of the conversation."""
     text = filters.TEXT & ~filters.COMMAND
+    step = functools.partial(tracked, "konsultation")  # each step noted, so a restart is noticed
     with warnings.catch_warnings():
         # per_message=False is right here (one dialogue per user and chat, not per message);
         # PTB warns about it for CallbackQueryHandler states.
@@ -92,24 +96,24 @@ def _consultation_dialogue() -> ConversationHandler:
         return ConversationHandler(
             name="konsultation",
             entry_points=[
-                CommandHandler("konsultation", consultation.on_start),
-                CallbackQueryHandler(consultation.on_start, pattern=r"^kons:"),
+                CommandHandler("konsultation", step(consultation.on_start)),
+                CallbackQueryHandler(step(consultation.on_start), pattern=r"^kons:"),
             ],
             states={
-                consultation.ABOUT: [MessageHandler(text, consultation.on_about)],
+                consultation.ABOUT: [MessageHandler(text, step(consultation.on_about))],
                 consultation.URGENCY: [
-                    CallbackQueryHandler(consultation.on_urgency, pattern=r"^urg:"),
-                    MessageHandler(text, consultation.on_press_a_button),
+                    CallbackQueryHandler(step(consultation.on_urgency), pattern=r"^urg:"),
+                    MessageHandler(text, step(consultation.on_press_a_button)),
                 ],
-                consultation.REACH: [MessageHandler(text, consultation.on_reach)],
+                consultation.REACH: [MessageHandler(text, step(consultation.on_reach))],
                 consultation.CONFIRM: [
-                    CallbackQueryHandler(consultation.on_confirm, pattern=r"^kons_ok$"),
-                    CallbackQueryHandler(consultation.on_cancel, pattern=r"^kons_nej$"),
-                    MessageHandler(text, consultation.on_press_a_button),
+                    CallbackQueryHandler(step(consultation.on_confirm), pattern=r"^kons_ok$"),
+                    CallbackQueryHandler(step(consultation.on_cancel), pattern=r"^kons_nej$"),
+                    MessageHandler(text, step(consultation.on_press_a_button)),
                 ],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, consultation.on_timeout)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, ends(consultation.on_timeout))],
             },
-            fallbacks=[CommandHandler("avbryt", consultation.on_cancel)],
+            fallbacks=[CommandHandler("avbryt", step(consultation.on_cancel))],
             conversation_timeout=consultation.CONVERSATION_TIMEOUT,
             allow_reentry=True,
         )
@@ -164,13 +168,13 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     application.add_handler(CommandHandler("material", materials.on_materials))
 
     # Consultations outside the dialogue: status, "Hanterad", stale dialogue buttons, /avbryt.
-    application.add_handler(CommandHandler("mina", consultation.on_mine))
+    application.add_handler(CommandHandler("mina", private_only(consultation.on_mine)))
     application.add_handler(CallbackQueryHandler(consultation.on_handled, pattern=r"^done:"))
     application.add_handler(CommandHandler("konsultationer", consultation.on_open_list))
     application.add_handler(CallbackQueryHandler(consultation.on_pass_on, pattern=r"^vid:K-\d+$"))
     application.add_handler(CallbackQueryHandler(consultation.on_pass_to, pattern=r"^vidto:K-\d+:"))
-    application.add_handler(CallbackQueryHandler(consultation.on_stale_button, pattern=r"^(urg:|kons_ok$|kons_nej$)"))
-    application.add_handler(CommandHandler("avbryt", consultation.on_nothing_to_cancel))
+    application.add_handler(CallbackQueryHandler(ends(consultation.on_stale_button), pattern=r"^(urg:|kons_ok$|kons_nej$)"))
+    application.add_handler(CommandHandler("avbryt", ends(consultation.on_nothing_to_cancel)))
 
     # Process leaders.
     application.add_handler(CommandHandler("statistik", admin.on_stats))
@@ -183,6 +187,7 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     application.add_handler(CallbackQueryHandler(questions.on_feedback, pattern=r"^fb:\d+:-?1$"))
     application.add_handler(CallbackQueryHandler(questions.on_clarify, pattern=r"^(rt|rk):\d+:"))
     application.add_handler(CallbackQueryHandler(questions.on_more, pattern=r"^mer:"))
+    application.add_handler(CallbackQueryHandler(questions.on_unknown_button))  # forged or outdated data
     application.add_handler(MessageHandler(filters.COMMAND & PRIVATE, questions.on_unknown_command))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & questions.ADDRESSED_TO_BOT, questions.on_text)

@@ -6,10 +6,11 @@ queue, before any handler has run; a SIGKILL then loses the whole batch. So
 Lotsen builds its Application with ``updater(None)`` and polls itself:
 
 1. ``getUpdates(offset=<stored offset>, timeout=…)`` — raw JSON, nothing parsed yet;
-2. every string in each update has its personnummer removed (`redact_update`),
-   so no number ever reaches the disk or a log line;
-3. ``storage.store_updates(batch, next_offset)``: the inbox rows and the new
-   offset in ONE transaction, COMMITted;
+2. each update is redacted, reduced and validated (`bot.telegram.intake.accept`):
+   no personnummer or name ever reaches the disk or a log line, and one that
+   cannot be parsed is quarantined instead of poisoning the inbox;
+3. ``storage.store_updates(batch, next_offset, quarantined)``: the inbox rows
+   and the new offset in ONE transaction, COMMITted;
 4. only then the next getUpdates, which is what confirms the batch to Telegram.
 
 Killed before 3: nothing is stored and Telegram still has the batch (it is
@@ -17,10 +18,11 @@ fetched again, with the old stored offset). Killed after 3: the batch is in the
 inbox and is handled on restart. An update Telegram delivers twice is one inbox
 row (the update_id is the primary key).
 
-`InboxWorker` handles the pending rows strictly in update_id order with
-``application.process_update`` and then marks each one done. A kill between a
-handler's effects and "done" replays the update on restart; the handlers make
-that harmless (see `bot.telegram.questions` and `bot.telegram.consultation`).
+`bot.telegram.inbox.InboxWorker` handles the pending rows in update_id order
+per chat with ``application.process_update`` and then marks each one done. A
+kill between a handler's effects and "done" replays the update on restart; the
+handlers make that harmless (see `bot.telegram.questions` and
+`bot.telegram.consultation`).
 
 Failures of getUpdates follow PTB's own polling policy (telegram.ext._utils.networkloop):
 RetryAfter → sleep retry_after + 0.5 s; TimedOut → poll again at once;
@@ -33,21 +35,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sqlite3
 import warnings
 from typing import Any
 
-from telegram import Update
 from telegram.error import EndPointNotFound, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
-from bot import personnummer
 from bot.errors import LotsenError
+from bot.telegram.inbox import InboxWorker
+from bot.telegram.intake import Incoming, accept, redact_update
 from bot.telegram.sending import retry_after_seconds
 from bot.telegram.services import services_of
+
+__all__ = ["ALLOWED_UPDATES", "DurablePoller", "InboxWorker", "redact_update", "serve_polling", "split_batch"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -55,117 +58,6 @@ ALLOWED_UPDATES = ("message", "callback_query")
 FIRST_BACKOFF = 1.0
 BACKOFF_FACTOR = 1.5
 MAX_BACKOFF = 30.0
-
-
-def redact_value(value: Any) -> Any:
-    """Returns the JSON value with personnummer removed from every string in it."""
-    if isinstance(value, str):
-        return personnummer.redact(value)
-    if isinstance(value, list):
-        return [redact_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: redact_value(v) for k, v in value.items()}
-    return value
-
-
-def redact_update(update: dict[str, Any]) -> str:
-    """The update as JSON text, with every string value redacted (ids and dates are numbers and stay)."""
-    return json.dumps(redact_value(update), ensure_ascii=False, separators=(",", ":"))
-
-
-LANES = 8  # chats handled side by side
-
-
-def _chat_of(payload: str) -> int | None:
-    """The chat an update belongs to (None when it cannot be told: handled on its own lane)."""
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return None
-    for key in ("message", "edited_message", "callback_query"):
-        item = data.get(key)
-        if isinstance(item, dict):
-            chat = (item.get("message") or item).get("chat") or {}
-            if "id" in chat:
-                return int(chat["id"])
-            sender = item.get("from") or {}
-            if "id" in sender:
-                return int(sender["id"])
-    return None
-
-
-class InboxWorker:
-    """Handles the inbox's pending updates in order; `wake()` after storing new ones."""
-
-    def __init__(self, application: Application) -> None:
-        self.application = application
-        self._wake = asyncio.Event()
-        self.handled = 0
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def drain(self) -> int:
-        """Handles every pending update; returns how many were handled.
-
-        Updates from one chat are handled strictly in order (a conversation
-        depends on it); different chats are handled side by side, at most
-        `LANES` at a time, so one user's slow reply does not hold up the others.
-        """
-        storage = services_of(self.application).storage
-        count = 0
-        while True:
-            rows = await storage.pending_updates(100)
-            if not rows:
-                return count
-            by_chat: dict[int | None, list[tuple[int, str]]] = {}
-            for update_id, payload in rows:
-                by_chat.setdefault(_chat_of(payload), []).append((update_id, payload))
-            lanes = asyncio.Semaphore(LANES)
-            await asyncio.gather(*(self._handle_in_order(updates, lanes) for updates in by_chat.values()))
-            count += len(rows)
-
-    async def _handle_in_order(self, updates: list[tuple[int, str]], lanes: asyncio.Semaphore) -> None:
-        async with lanes:
-            for update_id, payload in updates:
-                await self._handle(update_id, payload)
-
-    async def _handle(self, update_id: int, payload: str) -> None:
-        svc = services_of(self.application)
-        svc.attempts[update_id] = svc.attempts.get(update_id, 0) + 1
-        svc.failed_updates.discard(update_id)
-        try:
-            update = Update.de_json(json.loads(payload), self.application.bot)
-        except Exception as exc:  # noqa: BLE001 - a malformed update must not stop the worker
-            _LOGGER.error("Update %s kunde inte läsas: %s", update_id, type(exc).__name__)
-            await svc.storage.mark_update_failed(update_id)
-            return
-        await self.application.process_update(update)
-        if update_id in svc.failed_updates:
-            await svc.storage.mark_update_failed(update_id)
-            if svc.attempts[update_id] >= svc.max_attempts:
-                svc.attempts.pop(update_id, None)
-        else:
-            await svc.storage.mark_update_done(update_id)
-            svc.attempts.pop(update_id, None)
-        self.handled += 1
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Drains the inbox whenever woken, until `stop` is set (finishing the update in hand)."""
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                await self.drain()
-            except (sqlite3.Error, LotsenError) as exc:
-                _LOGGER.error("Inkorgen kunde inte läsas: %s; försöker igen", type(exc).__name__)
-                await asyncio.sleep(1.0)
-                continue
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            try:
-                await asyncio.wait(waiters, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waiters:
-                    w.cancel()
 
 
 class DurablePoller:
@@ -205,6 +97,9 @@ class DurablePoller:
         offset = await storage.get_offset()
         backoff = FIRST_BACKOFF
         while not stop.is_set():
+            if self.worker.paused:  # no database to store in: leave the updates with Telegram
+                await _sleep(1.0, stop)
+                continue
             try:
                 updates = await self.fetch(offset)
             except RetryAfter as exc:
@@ -222,19 +117,43 @@ class DurablePoller:
             if not updates:
                 backoff = FIRST_BACKOFF
                 continue
-            batch = [(int(u["update_id"]), redact_update(u)) for u in updates]
-            next_offset = max(update_id for update_id, _ in batch) + 1
+            batch, quarantined, next_offset = split_batch(updates, offset)
+            if next_offset == offset and not batch and not quarantined:
+                await _sleep(backoff, stop)  # only updates without an id: do not spin on them
+                backoff = min(backoff * BACKOFF_FACTOR, MAX_BACKOFF)
+                continue
             try:
-                await storage.store_updates(batch, next_offset)
-            except (sqlite3.Error, LotsenError) as exc:
+                await storage.store_updates(batch, next_offset, quarantined)
+            except (sqlite3.Error, LotsenError, OSError) as exc:
                 # Not stored, so not confirmed: the next poll (old offset) fetches the batch again.
                 _LOGGER.error("Inkorgen kunde inte spara %d updates (%s)", len(batch), type(exc).__name__)
+                await self.worker.database_failed(exc)
                 await _sleep(backoff, stop)
                 backoff = min(backoff * BACKOFF_FACTOR, MAX_BACKOFF)
                 continue
             backoff = FIRST_BACKOFF
             offset = next_offset
+            await self.worker.database_ok()
             self.worker.wake()
+
+
+def split_batch(
+    updates: list[Any], offset: int
+) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]], int]:
+    """Checks each raw update: (stored, quarantined as (id, payload, reason), the next offset)."""
+    batch: list[tuple[int, str]] = []
+    quarantined: list[tuple[int, str, str]] = []
+    for raw in updates:
+        incoming: Incoming = accept(raw)
+        if incoming.update_id is None:
+            _LOGGER.error("Update utan giltigt update_id hoppades över (%s)", incoming.problem)
+        elif incoming.problem is not None:
+            _LOGGER.error("Update %s sattes i karantän: %s", incoming.update_id, incoming.problem)
+            quarantined.append((incoming.update_id, incoming.payload, incoming.problem))
+        else:
+            batch.append((incoming.update_id, incoming.payload))
+    ids = [update_id for update_id, _ in batch] + [update_id for update_id, _, _ in quarantined]
+    return batch, quarantined, max([offset - 1, *ids]) + 1
 
 
 async def _sleep(seconds: float, stop: asyncio.Event) -> None:

@@ -19,7 +19,9 @@ answer in that window, which is worse for someone waiting for help.
 
 Buttons carry the update id, not the question id, so they can be built before
 the question is logged: ``fb:<update_id>:1``, ``rt:<update_id>:<topic>``,
-``rk:<update_id>:<municipality>``.
+``rk:<update_id>:<municipality>``. Button data can be forged, so a press acts
+only on a question logged under the presser's own pseudonym; any other gets a
+neutral answer and a log line.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from bot.knowledge import KnowledgeBase
 from bot.render import render_html, render_more
 from bot.router import MAX_INPUT_CHARS
 from bot.telegram import updatelog
+from bot.telegram.consultation import CONVERSATION_TIMEOUT
+from bot.telegram.dialogues import reported_lost
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, send_html
 from bot.telegram.services import services
@@ -48,6 +52,7 @@ ONLY_TEXT = (
 )
 UNKNOWN_COMMAND = "Det kommandot känner jag inte igen. Se /hjalp för vad jag kan."
 GONE = "Jag hittar inte längre den frågan (texter raderas efter en tid). Skriv gärna frågan igen."
+NOT_YOURS = "Den knappen kan jag inte använda. Ställ gärna en ny fråga."
 
 
 def source_key(update_id: int) -> str:
@@ -113,6 +118,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await svc.storage.question_id_for(key) is not None:
         _LOGGER.info("Update %s är redan besvarad (omleverans), svarar inte igen", update.update_id)
         return
+    if message.chat.type == "private" and await reported_lost(update, context, CONVERSATION_TIMEOUT):
+        return  # an answer meant for a dialogue a restart cut off: not a question, not logged
     # The inbox has already redacted; redact again for updates that did not come through it.
     text = personnummer.redact(_strip_mention(message.text, context.bot.username))
     user_key = svc.user_key(user.id)
@@ -120,9 +127,11 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     answer = svc.router.route(text, profile.municipality if profile else None)
     updatelog.note(context, update, answer=str(answer.kind), risk=str(answer.risk),
                    topics=[t.id for t in answer.topics])
-    reply = render_html(answer, svc.kb, profile.role if profile else None)
-    await send_html(context.bot, message.chat_id, reply,
-                    reply_markup=answer_keyboard(answer, update.update_id, svc.kb))
+    if update.update_id not in svc.answered:  # else an earlier attempt sent it and only the log failed
+        reply = render_html(answer, svc.kb, profile.role if profile else None)
+        await send_html(context.bot, message.chat_id, reply,
+                        reply_markup=answer_keyboard(answer, update.update_id, svc.kb))
+        svc.answered.add(update.update_id)
     await svc.storage.log_question(
         source_key=key,
         user_key=user_key,
@@ -145,8 +154,10 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     _, update_id, value = query.data.split(":")
     svc = services(context)
     question_id = await svc.storage.question_id_for(source_key(int(update_id)))
-    if question_id is not None:
-        await svc.storage.set_feedback(question_id, int(value), svc.user_key(user.id))
+    if question_id is None or not await svc.storage.set_feedback(question_id, int(value), svc.user_key(user.id)):
+        _LOGGER.warning("Återkopplingsknapp för en fråga som inte är användarens egen (update %s)", update.update_id)
+        await query.answer(NOT_YOURS)
+        return
     await query.answer(FEEDBACK_THANKS)
     message = query.message
     if isinstance(message, Message) and message.reply_markup is not None:
@@ -166,10 +177,15 @@ async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     kind, update_id, choice = query.data.split(":", 2)
     svc = services(context)
     stored = await svc.storage.question_by_source(source_key(int(update_id)))
+    user_key = svc.user_key(user.id)
+    if stored is not None and stored.get("user_key") != user_key:
+        # Only the asker may re-route a question: button data can be forged with any update id.
+        _LOGGER.warning("Förtydligandeknapp för en fråga som inte är användarens egen (update %s)", update.update_id)
+        stored = None
     if stored is None or not stored.get("text"):
         await context.bot.send_message(query.message.chat.id, GONE)
         return
-    profile = await svc.storage.get_user(svc.user_key(user.id))
+    profile = await svc.storage.get_user(user_key)
     municipality = stored.get("municipality") or (profile.municipality if profile else None)
     if kind == "rk" and choice in svc.kb.municipalities:
         municipality = choice
@@ -191,6 +207,15 @@ async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(query.message.chat.id, GONE)
         return
     await send_html(context.bot, query.message.chat.id, render_more(topic))
+
+
+async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answers a button press Lotsen does not recognise, so the button stops spinning."""
+    query = update.callback_query
+    if query is None:
+        return
+    _LOGGER.warning("Okänd knappdata (update %s)", update.update_id)
+    await query.answer(NOT_YOURS)
 
 
 async def on_not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -4,9 +4,9 @@ Registered on the `lotsen` command by `bot.cli` through `add_arguments`; the
 subcommand's function is `run_command(args, settings) -> int`.
 SIGINT and SIGTERM stop it cleanly: polling stops, the update in hand is
 finished, the database is closed. Exit codes: 0 after a clean stop, 2 for a
-missing or unusable configuration (or a broken knowledge base with no good
-snapshot to fall back on), 1 when Telegram rejects the token or another
-Lotsen already runs on the database (bot.instance).
+missing or unusable configuration (a database that cannot be written, or a
+broken knowledge base with no good snapshot to fall back on), 1 when Telegram
+rejects the token or another Lotsen already runs on the database (bot.instance).
 
 Production parts around the bot: the instance lock, the knowledge base with
 its snapshot fallback (bot.snapshot), and the heartbeat task
@@ -69,6 +69,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the bot until SIGINT/SIGTERM; returns the exit code."""
     from telegram.error import InvalidToken, NetworkError
 
+    from bot.storage import StorageError
     from bot.telegram.app import MISSING_TOKEN
 
     if not settings.telegram_token:
@@ -93,6 +94,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         print("Telegram godtar inte LOTSEN_TELEGRAM_TOKEN – kontrollera den hos @BotFather. "
               "/ Telegram rejected the token.", file=sys.stderr)
         return 1
+    except StorageError as exc:  # the database cannot be opened or written: say what to fix
+        print(f"Lotsen kan inte starta: {exc}. / The database cannot be written.", file=sys.stderr)
+        return 2
     except NetworkError as exc:  # stopped while Telegram was still unreachable at start
         print(f"Lotsen nådde inte Telegram ({type(exc).__name__}) och stoppades. "
               "/ Could not reach Telegram.", file=sys.stderr)

@@ -69,11 +69,20 @@ def safe_to_retry(exc: Exception) -> bool:
     return False
 
 
+def _not_ptbs_429_traceback(record: logging.LogRecord) -> bool:
+    """Drops AIORateLimiter's ERROR-with-traceback for a 429 (with max_retries=0 it logs every one);
+    RetryingRateLimiter handles the 429 and logs one WARNING line itself."""
+    return not str(record.msg).startswith("Rate limit hit after maximum")
+
+
 class RetryingRateLimiter(AIORateLimiter):
     """AIORateLimiter plus Lotsen's retry policy for 429, 5xx and connection errors."""
 
     def __init__(self, *, attempts: int = 4, backoff: float = 0.5, max_backoff: float = 8.0) -> None:
         super().__init__(max_retries=0)
+        ptb_logger = logging.getLogger("telegram.ext.AIORateLimiter")
+        if _not_ptbs_429_traceback not in ptb_logger.filters:
+            ptb_logger.addFilter(_not_ptbs_429_traceback)
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -96,7 +105,7 @@ class RetryingRateLimiter(AIORateLimiter):
                 if attempt >= self.attempts:
                     raise
                 wait = retry_after_seconds(exc) + 0.1
-                _LOGGER.info("%s: 429 från Telegram, väntar %.1f s (försök %d)", endpoint, wait, attempt)
+                _LOGGER.warning("%s: 429 från Telegram, väntar %.1f s (försök %d)", endpoint, wait, attempt)
                 # Hold back every other request too, as AIORateLimiter does.
                 self._retry_after_event.clear()
                 try:

@@ -34,13 +34,20 @@ class Services:
     storage: Storage
     kb: KnowledgeBase
     router: Router
-    # Update ids whose handling raised; the inbox worker marks them failed instead of done.
-    failed_updates: set[int] = field(default_factory=set)
-    # Which attempt the inbox worker is making at each update (1-based), and the last one it makes.
+    # Update ids whose handling raised, with the error; the inbox worker retries them later.
+    failed_updates: dict[int, BaseException] = field(default_factory=dict)
+    # Which attempt the inbox worker is making at each update (1-based), counted here too, so the
+    # count goes on when the database cannot be written; after max_attempts the user is told.
     attempts: dict[int, int] = field(default_factory=dict)
     max_attempts: int = MAX_UPDATE_ATTEMPTS
     # Hash of the knowledge base in use (bot.snapshot.digest), for health checks; None when not known.
     kb_hash: str | None = None
+    # Updates whose answer reached the user but is not yet logged: a retry logs without resending.
+    answered: set[int] = field(default_factory=set)
+    # Updates whose user has had the one "something went wrong" note.
+    notified: set[int] = field(default_factory=set)
+    # Updates on their last attempt: if it fails, they are given up (the note says "try again").
+    last_attempts: set[int] = field(default_factory=set)
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Serialises changes to the learned overlay (read, change, write, reload).
     learned_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -78,6 +85,14 @@ class Services:
 
     def is_admin(self, telegram_user_id: int | None) -> bool:
         return telegram_user_id is not None and telegram_user_id in self.settings.admins
+
+    def forget_update(self, update_id: int) -> None:
+        """Drops what memory holds about an update once it is done or given up."""
+        self.failed_updates.pop(update_id, None)
+        self.attempts.pop(update_id, None)
+        self.answered.discard(update_id)
+        self.notified.discard(update_id)
+        self.last_attempts.discard(update_id)
 
 
 def install(application: Application, value: Services) -> None:

@@ -7,8 +7,10 @@ so no new dependency) does it durably:
 
 - a request without the right ``X-Telegram-Bot-Api-Secret-Token`` gets 403;
 - a body that is not an update gets 400 (Telegram would retry a 5xx forever);
-- the update is redacted (no personnummer), stored in the inbox and COMMITted;
-  only then 200. A database error answers 503, so Telegram delivers it again.
+- the update is redacted, reduced and validated (`bot.telegram.intake.accept`),
+  stored in the inbox (or quarantined, when it cannot be parsed) and
+  COMMITted; only then 200. A database error answers 503, so Telegram delivers
+  it again.
 
 The same `InboxWorker` as in polling mode then handles the inbox in order.
 """
@@ -33,7 +35,9 @@ from tornado.web import RequestHandler
 from bot.config import Settings
 from bot.errors import LotsenError
 from bot.telegram.health import HealthHandler
-from bot.telegram.polling import ALLOWED_UPDATES, InboxWorker, redact_update
+from bot.telegram.inbox import InboxWorker
+from bot.telegram.intake import accept
+from bot.telegram.polling import ALLOWED_UPDATES
 from bot.telegram.services import services_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,19 +66,31 @@ class _Receiver:
         if header is None or not hmac.compare_digest(header.encode(), self.secret.encode()):
             return 403
         try:
-            update = json.loads(body)
-            update_id = int(update["update_id"])
-        except (ValueError, KeyError, TypeError):
+            incoming = accept(json.loads(body))
+        except ValueError:
             return 400
+        if incoming.update_id is None:
+            _LOGGER.error("Webhook: update utan giltigt update_id (%s)", incoming.problem)
+            return 400
+        update_id = incoming.update_id
+        if incoming.problem is None:
+            stored, quarantined = [(update_id, incoming.payload)], []
+        else:  # stored for inspection and confirmed, so Telegram does not send it again and again
+            _LOGGER.error("Webhook: update %s sattes i karantän: %s", update_id, incoming.problem)
+            stored, quarantined = [], [(update_id, incoming.payload, incoming.problem)]
         storage = services_of(self.application).storage
+        if self.worker.paused:
+            return 503  # the database file is gone: Telegram keeps the update and tries again
         try:
             async with self._lock:
                 # Keep the polling offset past every stored update, for a later switch back to polling.
                 offset = max(await storage.get_offset(), update_id + 1)
-                await storage.store_updates([(update_id, redact_update(update))], offset)
-        except (sqlite3.Error, LotsenError) as exc:
+                await storage.store_updates(stored, offset, quarantined)
+        except (sqlite3.Error, LotsenError, OSError) as exc:
             _LOGGER.error("Webhook: update kunde inte sparas (%s); Telegram försöker igen", type(exc).__name__)
+            await self.worker.database_failed(exc)
             return 503
+        await self.worker.database_ok()
         self.worker.wake()
         return 200
 

@@ -1,0 +1,38 @@
+"""Access checks shared by handlers: commands that show a person's own or the project's data.
+
+Such commands (the admin commands, /mina) answer only in a private chat with
+Lotsen, so nothing is posted into a group where others read along.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+_LOGGER = logging.getLogger(__name__)
+
+PRIVATE_ONLY = "Det kommandot fungerar bara i en privat chatt med mig – skriv till mig direkt."
+
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+def private_only(callback: Callback) -> Callback:
+    """Runs the command only in a private chat; elsewhere says where to ask instead."""
+
+    @functools.wraps(callback)
+    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, message = update.effective_chat, update.effective_message
+        if message is None:
+            return
+        if chat is None or chat.type != ChatType.PRIVATE:
+            _LOGGER.info("%s avböjdes utanför en privat chatt", callback.__name__)
+            await message.reply_text(PRIVATE_ONLY)
+            return
+        await callback(update, context)
+
+    return guarded
