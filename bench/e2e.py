@@ -17,7 +17,9 @@ Both bots run as subprocesses polling the fake Telegram Bot API of the tests
                      and all;
 - lotsen-unlimited   the same, with the rate limiter's 30-per-second cap
                      switched off (patched in the subprocess, not in bot/):
-                     a diagnostic row showing what Lotsen's own code costs.
+                     a diagnostic row showing what Lotsen's own code costs;
+- lotsen-words       `python -m bot run` with LOTSEN_ENCODER=av (words only):
+                     a diagnostic row showing what the sentence encoder costs.
 
 M simulated users share the same N distinct messages (shipped phrasings,
 perturbed, and synthetic noise — see bench/latency.py; never an evaluation
@@ -53,7 +55,7 @@ STOP_TIMEOUT = 15.0  # seconds a bot gets to shut down after SIGTERM
 MAX_TEXT = 4000  # Telegram's own limit for a message is 4096 characters
 RATIO_AIM = 0.7
 QUESTIONS_AIM = 20.0  # distinct questions per second that `lotsen run` answers end to end
-BOTS = ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited")
+BOTS = ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited", "lotsen-words")
 # `lotsen run` with AIORateLimiter's overall cap removed (overall_max_rate=0 disables it).
 _UNLIMITED_LOTSEN = """
 import sys
@@ -113,7 +115,7 @@ class BenchError(Exception):
 
 
 def bot_command(kind: str, base_url: str, token: str) -> list[str]:
-    if kind == "lotsen":
+    if kind in ("lotsen", "lotsen-words"):
         return [sys.executable, "-m", "bot", "run"]
     if kind == "lotsen-unlimited":
         return [sys.executable, "-c", _UNLIMITED_LOTSEN]
@@ -139,6 +141,8 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
     }
     for name in ("LOTSEN_ADMINS", "LOTSEN_CURATOR_CHAT", "LOTSEN_WEBHOOK_SECRET"):
         env.pop(name, None)
+    if kind == "lotsen-words":
+        env["LOTSEN_ENCODER"] = "av"
     log = log_path.open("wb")
     proc = subprocess.Popen(
         bot_command(kind, api.base_url, api.token), cwd=PROJECT_ROOT, env=env,
@@ -292,6 +296,9 @@ def render(results: list[dict]) -> str:
     if "lotsen-unlimited" in by and "echo" in by:
         ratio = by["lotsen-unlimited"]["updates_per_s"] / by["echo"]["updates_per_s"]
         lines.append(f"Ratio lotsen-unlimited / bare echo (Lotsen's own cost, no rate cap): {ratio:.2f}")
+    if "lotsen" in by and "lotsen-words" in by:
+        ratio = by["lotsen"]["updates_per_s"] / by["lotsen-words"]["updates_per_s"]
+        lines.append(f"Ratio lotsen / lotsen-words (what the sentence encoder costs end to end): {ratio:.2f}")
     for r in results:
         if r["unexpected_methods"]:
             lines.append(f"Note: {r['bot']} called Bot API methods the fake does not know: {r['unexpected_methods']}")

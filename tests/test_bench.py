@@ -171,10 +171,10 @@ def test_e2e_prints_echo_and_lotsen_throughput() -> None:
     rows = table_rows(result.stdout)
     assert rows["bot"][:5] == ["bot", "messages", "users", "seconds", "updates/s"]
     assert rows["bot"][-1] == "encoder RSS MB"
-    for name in ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited"):
+    for name in ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited", "lotsen-words"):
         assert rows[name][1:3] == ["6", "2"], result.stdout
         assert float(rows[name][4]) > 0
-    assert rows["echo"][-1] == "–"
+    assert rows["echo"][-1] == rows["lotsen-words"][-1] == "–"  # no encoder process
     assert float(rows["lotsen"][-1]) > 0, result.stdout  # the sentence encoder's process ran
     assert "Ratio lotsen / bare echo" in result.stdout
     assert "distinct questions/s end to end" in result.stdout
