@@ -37,8 +37,8 @@ chat: $(STAMP_RUN)
 run: $(STAMP_RUN)
 	$(BIN)/lotsen run
 
-## test: lint and the whole test suite
-test: $(STAMP_TEST)
+## test: lint and the whole test suite (with the bench libraries, so the benchmarks' smoke tests run too)
+test: $(STAMP_BENCH)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/python -m pytest
 

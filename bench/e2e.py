@@ -1,6 +1,6 @@
 """End-to-end throughput: `lotsen run` against a bare python-telegram-bot echo bot, over loopback HTTP.
 
-    python bench/e2e.py [--n 300] [--users 20] [--json]
+    python bench/e2e.py [--n 300] [--users 20] [--repeat 3] [--json]
 
 Both bots run as subprocesses polling the fake Telegram Bot API of the tests
 (tests/fakebotapi.py) on 127.0.0.1, one fresh fake server each, in one run:
@@ -11,16 +11,23 @@ Both bots run as subprocesses polling the fake Telegram Bot API of the tests
                      `lotsen run` also uses (Telegram allows about 30 messages
                      per second per bot, and the limiter keeps to that);
 - lotsen             `python -m bot run` with a temporary database — durable
-                     inbox, routing, rendering, logging and all;
+                     inbox, routing (with the sentence encoder unless
+                     LOTSEN_ENCODER=av; its embedding cache is the usual one,
+                     LOTSEN_CACHE_DIR or ~/.cache/lotsen), rendering, logging
+                     and all;
 - lotsen-unlimited   the same, with the rate limiter's 30-per-second cap
                      switched off (patched in the subprocess, not in bot/):
-                     a diagnostic row showing what Lotsen's own code costs.
+                     a diagnostic row showing what Lotsen's own code costs;
+- lotsen-words       `python -m bot run` with LOTSEN_ENCODER=av (words only):
+                     a diagnostic row showing what the sentence encoder costs.
 
-M simulated users share the same N messages (shipped phrasings, perturbed,
-and synthetic noise — see bench/latency.py; never an evaluation file). Each
-user sends a message and waits for the reply before sending the next, as a
-person would. Updates per second = N / (time from the first message queued
-until every user has all its replies). Every wait has a timeout.
+M simulated users share the same N distinct messages (shipped phrasings,
+perturbed, and synthetic noise — see bench/latency.py; never an evaluation
+file; no text is sent twice). Each user sends a message and waits for the
+reply before sending the next, as a person would. Updates per second = N /
+(time from the first message queued until every user has all its replies).
+Every wait has a timeout. Each bot is run --repeat times (a fresh process
+and fake server each time) and the medians are shown.
 """
 
 from __future__ import annotations
@@ -40,14 +47,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common import PROJECT_ROOT, fail, load_kb, table
-from latency import percentile, queries
+from latency import median_of, percentile, queries
 
-STARTUP_TIMEOUT = 60.0  # seconds until the bot polls for the first time
+STARTUP_TIMEOUT = 180.0  # seconds until the bot polls (a cold embedding cache takes a minute or more)
 REPLY_TIMEOUT = 30.0  # seconds a user waits for one reply
 STOP_TIMEOUT = 15.0  # seconds a bot gets to shut down after SIGTERM
 MAX_TEXT = 4000  # Telegram's own limit for a message is 4096 characters
 RATIO_AIM = 0.7
-BOTS = ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited")
+QUESTIONS_AIM = 20.0  # distinct questions per second that `lotsen run` answers end to end
+BOTS = ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited", "lotsen-words")
 # `lotsen run` with AIORateLimiter's overall cap removed (overall_max_rate=0 disables it).
 _UNLIMITED_LOTSEN = """
 import sys
@@ -107,7 +115,7 @@ class BenchError(Exception):
 
 
 def bot_command(kind: str, base_url: str, token: str) -> list[str]:
-    if kind == "lotsen":
+    if kind in ("lotsen", "lotsen-words"):
         return [sys.executable, "-m", "bot", "run"]
     if kind == "lotsen-unlimited":
         return [sys.executable, "-c", _UNLIMITED_LOTSEN]
@@ -134,20 +142,27 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
     }
     for name in ("LOTSEN_ADMINS", "LOTSEN_CURATOR_CHAT", "LOTSEN_WEBHOOK_SECRET"):
         env.pop(name, None)
+    if kind == "lotsen-words":
+        env["LOTSEN_ENCODER"] = "av"
     log = log_path.open("wb")
     proc = subprocess.Popen(
         bot_command(kind, api.base_url, api.token), cwd=PROJECT_ROOT, env=env,
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     ps = psutil.Process(proc.pid)
-    peak_rss = 0
+    peak_rss = engine_rss = 0
+    engines: set[int] = set()  # pids of the sentence encoder's engine processes (bot/semantic.py) seen
     sampling = True
 
     async def sample_rss() -> None:
-        nonlocal peak_rss
+        nonlocal peak_rss, engine_rss
         while sampling:
             with contextlib.suppress(psutil.Error):
                 peak_rss = max(peak_rss, ps.memory_info().rss)
+                for child in ps.children():
+                    if "bot.semantic" in child.cmdline():
+                        engines.add(child.pid)
+                        engine_rss = max(engine_rss, child.memory_info().rss)
             await asyncio.sleep(0.05)
 
     def log_tail() -> str:
@@ -205,6 +220,8 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
         "rss_idle_mb": round(rss_idle / 2**20, 1),
         "rss_end_mb": round(rss_end / 2**20, 1),
         "rss_peak_mb": round(peak_rss / 2**20, 1),
+        "engine_processes": len(engines),
+        "engine_rss_peak_mb": round(engine_rss / 2**20, 1),
         "unexpected_methods": sorted(set(api.unexpected)),
     }
 
@@ -220,28 +237,55 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
-async def run(n: int, users: int, bots: Sequence[str], fakebotapi) -> list[dict]:  # noqa: ANN001
-    kb = load_kb()
-    texts = [text[:MAX_TEXT] for text, _ in queries(kb, n, seed=7)]
-    return [await drive(kind, texts, users, fakebotapi) for kind in bots]
+def distinct_texts(kb, n: int) -> list[str]:  # noqa: ANN001
+    """N different messages (the seeded queries of bench/latency.py, repeats skipped)."""
+    seen: dict[str, None] = {}
+    drawn = n
+    while len(seen) < n and drawn <= 50 * n:
+        seen = dict.fromkeys(text[:MAX_TEXT] for text, _ in queries(kb, drawn, seed=7))
+        drawn *= 2
+    return list(seen)[:n]
+
+
+async def run(n: int, users: int, bots: Sequence[str], fakebotapi, repeat: int = 1) -> list[dict]:  # noqa: ANN001
+    """Every bot `repeat` times on the same messages; the median of each figure per bot."""
+    texts = distinct_texts(load_kb(), n)
+    results = []
+    for kind in bots:
+        runs = [await drive(kind, texts, users, fakebotapi) for _ in range(repeat)]
+        median = median_of(runs)
+        median.update(messages=len(texts), users=users, runs=repeat)
+        median["engine_processes"] = max(r["engine_processes"] for r in runs)
+        median["unexpected_methods"] = sorted({m for r in runs for m in r["unexpected_methods"]})
+        results.append(median)
+    return results
 
 
 def render(results: list[dict]) -> str:
     rows = [
         [r["bot"], r["messages"], r["users"], f"{r['seconds']:.2f}", f"{r['updates_per_s']:.1f}",
-         f"{r['reply_p50_ms']:.1f}", f"{r['reply_p95_ms']:.1f}", f"{r['rss_idle_mb']:.1f}", f"{r['rss_peak_mb']:.1f}"]
+         f"{r['reply_p50_ms']:.1f}", f"{r['reply_p95_ms']:.1f}", f"{r['rss_idle_mb']:.1f}", f"{r['rss_peak_mb']:.1f}",
+         f"{r['engine_rss_peak_mb']:.1f}" if r["engine_processes"] else "–"]
         for r in results
     ]
     by = {r["bot"]: r for r in results}
+    runs = results[0]["runs"] if results else 1
     lines = [
-        "End-to-end over loopback HTTP (fake Bot API, long polling), each bot in its own process",
+        "End-to-end over loopback HTTP (fake Bot API, long polling), each bot in its own process: "
+        + (f"medians of {runs} runs" if runs > 1 else "1 run"),
         "",
         table(["bot", "messages", "users", "seconds", "updates/s", "reply p50 ms", "reply p95 ms",
-               "RSS idle MB", "RSS peak MB"], rows),
+               "RSS idle MB", "RSS peak MB", "encoder RSS MB"], rows),
         "",
-        "updates/s: messages ÷ time from the first message queued until every user has all its replies;",
-        "each user waits for the reply before sending the next message. RSS: the bot process (psutil).",
+        "updates/s: distinct messages ÷ time from the first message queued until every user has all its replies;",
+        "each user waits for the reply before sending the next message. RSS: the bot process (psutil);",
+        "encoder RSS: its sentence-encoder process (bot/semantic.py), – when the bot ran none.",
+        *encoder_notes(by),
     ]
+    if "lotsen" in by:
+        qps = by["lotsen"]["updates_per_s"]
+        lines.append(f"lotsen run answers {qps:.1f} distinct questions/s end to end "
+                     f"(aim ≥ {QUESTIONS_AIM:g}: {'met' if qps >= QUESTIONS_AIM else 'NOT met'})")
     if "lotsen" in by and "echo" in by:
         ratio = by["lotsen"]["updates_per_s"] / by["echo"]["updates_per_s"]
         lines.append(
@@ -253,10 +297,29 @@ def render(results: list[dict]) -> str:
     if "lotsen-unlimited" in by and "echo" in by:
         ratio = by["lotsen-unlimited"]["updates_per_s"] / by["echo"]["updates_per_s"]
         lines.append(f"Ratio lotsen-unlimited / bare echo (Lotsen's own cost, no rate cap): {ratio:.2f}")
+    if "lotsen" in by and "lotsen-words" in by:
+        ratio = by["lotsen"]["updates_per_s"] / by["lotsen-words"]["updates_per_s"]
+        lines.append(f"Ratio lotsen / lotsen-words (what the sentence encoder costs end to end): {ratio:.2f}")
     for r in results:
         if r["unexpected_methods"]:
             lines.append(f"Note: {r['bot']} called Bot API methods the fake does not know: {r['unexpected_methods']}")
     return "\n".join(lines)
+
+
+def encoder_notes(by: dict[str, dict]) -> list[str]:
+    """Whether the Lotsen rows routed with the sentence encoder, and whether its engine had to restart."""
+    notes = []
+    for name in ("lotsen", "lotsen-unlimited"):
+        if name not in by:
+            continue
+        engines = by[name]["engine_processes"]
+        if engines == 0:
+            notes.append(f"Note: {name} ran no sentence encoder (LOTSEN_ENCODER=av, or the engine never started):"
+                         " it routed on words alone.")
+        elif engines > 1:
+            notes.append(f"Warning: {name}'s sentence encoder was restarted ({engines} engine processes in a run):"
+                         " some messages were routed on words alone.")
+    return notes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -264,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=300, help="messages in all (default 300)")
     parser.add_argument("--users", type=int, default=20, help="simulated users writing at once (default 20)")
     parser.add_argument("--bots", default=",".join(BOTS), help=f"which bots, comma-separated (default {','.join(BOTS)})")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every bot; medians are shown (default 3)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--echo-bot", metavar="BASE_URL", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -271,8 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.echo_bot:
         return run_echo_bot(args.echo_bot, args.token, args.rate_limited)
-    if args.n < 1 or args.users < 1:
-        fail("--n and --users must be at least 1")
+    if args.n < 1 or args.users < 1 or args.repeat < 1:
+        fail("--n, --users and --repeat must be at least 1")
     bots = [b.strip() for b in args.bots.split(",") if b.strip()]
     unknown = [b for b in bots if b not in BOTS]
     if unknown or not bots:
@@ -281,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if fakebotapi is None:
         fail("tests/fakebotapi.py (the fake Bot API) cannot be imported — install the test extra: pip install -e '.[test]'")
     try:
-        results = asyncio.run(run(args.n, min(args.users, args.n), bots, fakebotapi))
+        results = asyncio.run(run(args.n, min(args.users, args.n), bots, fakebotapi, args.repeat))
     except BenchError as exc:
         fail(str(exc), code=1)
     if args.json:

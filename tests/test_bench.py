@@ -53,8 +53,9 @@ def needs_bench_extras(*modules: str) -> None:
         pytest.importorskip(name, reason=f"{name} is a bench extra: `make bench` or pip install -e '.[bench]'")
 
 
-def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def bench(script: str, *args: str, encoder: bool = True) -> subprocess.CompletedProcess[str]:
+    """Runs a benchmark script; `encoder=False` makes Lotsen route on words alone (LOTSEN_ENCODER=av)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOTSEN_ENCODER": "på" if encoder else "av"}
     return subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT,
@@ -78,8 +79,11 @@ def tiny_eval(tmp_path: Path) -> Path:
     return path
 
 
+ROUTERS = ("lotsen", "e5-knn", "rapidfuzz", "bm25", "tfidf-linear", "tfidf-cv-ceiling")
+
+
 def test_routing_prints_every_router_against_the_same_metrics(tiny_eval: Path) -> None:
-    """bench/routing.py prints one row per router, the six metric columns, the footnote and the margin."""
+    """bench/routing.py prints one row per router (Lotsen with the encoder, e5-knn), the footnotes and both margins."""
     needs_bench_extras("rank_bm25", "sklearn")
     result = bench("routing.py", str(tiny_eval))
     assert result.returncode == 0, result.stderr
@@ -87,23 +91,45 @@ def test_routing_prints_every_router_against_the_same_metrics(tiny_eval: Path) -
     assert rows["router"] == [
         "router", "topic@1", "off-topic decline", "false decline", "urgent recall", "urgent precision", "municipality",
     ]  # fmt: skip
-    for name in ("lotsen", "rapidfuzz", "bm25", "tfidf-linear", "tfidf-cv-ceiling"):
+    for name in ROUTERS:
         assert name in rows, result.stdout
         assert all(0.0 <= float(v) <= 1.0 for v in rows[name][1:]), rows[name]
+    # The sentence encoder alone places most of these plain cases; a broken encoder or index would not.
+    assert float(rows["e5-knn"][1]) >= 0.6, result.stdout
     assert "6 cases (5 in scope, 1 off-topic, 1 urgent)" in result.stdout
+    assert "lotsen: words fused with the sentence encoder" in result.stdout
     assert "profile municipality" in result.stdout
-    assert "Margin: lotsen topic@1 − best same-knowledge baseline" in result.stdout
+    assert "Margin: lotsen topic@1 − best same-knowledge lexical baseline" in result.stdout
+    assert "Margin: lotsen topic@1 − e5-knn (same encoder, same phrasings)" in result.stdout
 
 
 def test_routing_json_has_a_report_per_router(tiny_eval: Path) -> None:
-    """`--json` gives the same figures as JSON, with the margin in points."""
+    """`--json` gives the same figures as JSON, with both margins in points."""
     needs_bench_extras("rank_bm25", "sklearn")
-    result = bench("routing.py", str(tiny_eval), "--json")
+    result = bench("routing.py", str(tiny_eval), "--json", encoder=False)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data["rows"]) == {"lotsen", "rapidfuzz", "bm25", "tfidf-linear", "tfidf-cv-ceiling"}
-    assert data["rows"]["lotsen"]["cases"] == 6
+    assert set(data["rows"]) == set(ROUTERS)
+    assert data["rows"]["lotsen"]["cases"] == data["rows"]["e5-knn"]["cases"] == 6
+    assert data["lotsen_routes_on"] == "words only (LOTSEN_ENCODER=av)"
     assert isinstance(data["margin_points"], float)
+    assert isinstance(data["margin_over_e5_knn_points"], float)
+
+
+def test_routing_prints_a_table_per_evaluation_file(tiny_eval: Path, tmp_path: Path) -> None:
+    """Several evaluation files give one table each, in the order given (a JSON list with --json)."""
+    second = tmp_path / "second.yaml"
+    second.write_text(TINY_EVAL.split("- id: t4")[0], encoding="utf-8")  # the first three cases
+    result = bench("routing.py", str(tiny_eval), str(second), "--json", encoder=False)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [d["file"] for d in data] == [str(tiny_eval), str(second)]
+    assert [d["cases"] for d in data] == [6, 3]
+    text = bench("routing.py", str(second), str(tiny_eval), encoder=False)
+    assert text.returncode == 0, text.stderr
+    titles = [line for line in text.stdout.splitlines() if line.startswith("Routing quality on")]
+    assert titles == [f"Routing quality on {second}: 3 cases (3 in scope, 0 off-topic, 1 urgent)",
+                      f"Routing quality on {tiny_eval}: 6 cases (5 in scope, 1 off-topic, 1 urgent)"]
 
 
 def test_routing_without_an_evaluation_file_says_what_to_pass(tmp_path: Path) -> None:
@@ -115,10 +141,12 @@ def test_routing_without_an_evaluation_file_says_what_to_pass(tmp_path: Path) ->
 
 
 def test_latency_prints_a_row_per_knowledge_base_size() -> None:
-    """bench/latency.py measures the shipped knowledge base and a grown one and prints the table."""
+    """bench/latency.py measures the shipped knowledge base and a grown one on words and prints the table."""
     needs_bench_extras("psutil")
-    result = bench("latency.py", "--n", "20", "--sizes", "1,2")
+    result = bench("latency.py", "--n", "20", "--sizes", "1,2", "--repeat", "2", encoder=False)
     assert result.returncode == 0, result.stderr
+    assert "With the sentence encoder: skipped (LOTSEN_ENCODER=av)." in result.stdout
+    assert "medians of 2 runs" in result.stdout
     rows = table_rows(result.stdout)
     assert rows["size"] == ["size", "topics", "phrasings", "build ms", "p50 ms", "p99 ms", "msgs/s", "peak MB", "RSS MB"]
     shipped, grown = rows["1× (shipped)"], rows["2×"]
@@ -128,15 +156,35 @@ def test_latency_prints_a_row_per_knowledge_base_size() -> None:
 
 
 @pytest.mark.slow
+def test_latency_with_the_encoder_prints_routing_and_load_tables() -> None:
+    """With the encoder, bench/latency.py times routing per kind of message and a cold and a warm build."""
+    result = bench("latency.py", "--n", "5", "--n-encoder", "6", "--sizes", "1", "--repeat", "1")
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    assert rows["message kind"] == ["message kind", "messages", "p50 ms", "p99 ms", "max ms", "msgs/s"]
+    assert rows["all"][1] == "6"
+    assert rows["embedding cache"] == ["embedding cache", "load ms", "router build ms", "total ms"]
+    assert "cold cache" in rows and "warm cache" in rows
+    assert "Aim route() p99 ≤ 60 ms with the encoder" in result.stdout
+    assert "Aim knowledge base loaded in ≤ 3 s with a warm cache" in result.stdout
+    assert "the engine failed" not in result.stdout
+    assert "1× (shipped)" in rows
+
+
+@pytest.mark.slow
 def test_e2e_prints_echo_and_lotsen_throughput() -> None:
-    """bench/e2e.py runs the echo bot and `lotsen run` against the fake Bot API and prints both and their ratio."""
+    """bench/e2e.py runs the echo bot and `lotsen run` (with its encoder) against the fake Bot API and prints both."""
     needs_bench_extras("psutil")
     pytest.importorskip("fakebotapi", reason="tests/fakebotapi.py (the fake Bot API) is not importable")
-    result = bench("e2e.py", "--n", "6", "--users", "2")
+    result = bench("e2e.py", "--n", "6", "--users", "2", "--repeat", "1")
     assert result.returncode == 0, result.stderr + result.stdout
     rows = table_rows(result.stdout)
     assert rows["bot"][:5] == ["bot", "messages", "users", "seconds", "updates/s"]
-    for name in ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited"):
+    assert rows["bot"][-1] == "encoder RSS MB"
+    for name in ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited", "lotsen-words"):
         assert rows[name][1:3] == ["6", "2"], result.stdout
         assert float(rows[name][4]) > 0
+    assert rows["echo"][-1] == rows["lotsen-words"][-1] == "–"  # no encoder process
+    assert float(rows["lotsen"][-1]) > 0, result.stdout  # the sentence encoder's process ran
     assert "Ratio lotsen / bare echo" in result.stdout
+    assert "distinct questions/s end to end" in result.stdout
