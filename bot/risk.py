@@ -6,10 +6,13 @@ the sentence it stands in and why it may not be acute now:
 
 - a negation earlier in the same clause ("inga självmordstankar") removes it;
 - a death close by ("efter självmordet", "pappa tog sitt liv") makes it grief;
-- in the same sentence, a word saying it is past and handled or that the risk
-  was assessed as low makes it a possible risk only, and a general question
-  about routines removes it — unless that sentence also says it is happening
-  now (immediacy words).
+- a relative named right before a self-harm word ("pappa försökte ta sitt
+  liv") makes it about them, not the child;
+- a word saying the risk was assessed as low or that it was a joke, in the
+  same or the next sentence, makes it a possible risk only;
+- in the same sentence, a word saying it is past and handled makes it a
+  possible risk only, and a general question about routines removes it —
+  unless that sentence also says it is happening now (immediacy words).
 
 Pure and synchronous, like the rest of the routing core; `bot.router`
 combines these findings with the sentence encoder's judgement.
@@ -23,7 +26,8 @@ from bot.matching import Analysis, Lexicon, PhraseHit, phrase_stems
 from bot.schema import Urgency
 
 GRIEF_REACH = 4  # words between a death ("tog sitt liv", "efter självmordet") and the acute word it explains
-_MARKERS = ("negations", "past", "assessed", "bereavement", "general", "immediacy")
+_MARKERS = ("past", "assessed", "bereavement", "general", "immediacy")
+RELATIVE_REACH = 1  # words between a relative and the self-harm word that is about them
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class Concepts:
             "bereavement": [phrase_stems(p) for p in urgency.bereavement],
             "general": [phrase_stems(p) for p in urgency.general_markers],
             "immediacy": [phrase_stems(p) for p in urgency.immediacy],
+            "relatives": [phrase_stems(p) for p in urgency.relatives],
         }
         self._phrase_concept: list[int] = []
         phrases: list[tuple[str, ...]] = []
@@ -68,25 +73,38 @@ class Concepts:
         self._negations = frozenset(s for n in groups["negations"] for s in n)
 
     def find(self, analysis: Analysis) -> tuple[list[ConceptHit], dict[str, set[int]]]:
-        """The concepts in the message, and the sentences that hold each kind of marker."""
+        """The concepts in the message, and the sentences that hold each kind of marker.
+
+        A marker that is itself negated ("inget akut just nu") does not count.
+        """
         hits = self.lexicon.find(analysis)
         sentence = analysis.sentence or [0] * len(analysis.words)
-        marked = {name: {sentence[h.start] for h in hits[name]} for name in _MARKERS if name != "negations"}
+        marked = {name: {sentence[h.start] for h in hits[name] if not self._denied(analysis, h)} for name in _MARKERS}
         found: list[tuple[int, PhraseHit]] = []
         for h in hits["phrases"]:
             if not self._negated(analysis, h):
                 found.append((self._phrase_concept[h.key], h))
         found += self._pairs(analysis, hits["pairs"], sentence)
         deaths = [(h.start, h.end) for h in hits["bereavement"]]
+        kin = [h.end for h in hits["relatives"]]
         out = []
         for concept, h in sorted(found, key=lambda item: item[1].start):
             s = sentence[h.start]
-            near_death = any(start - GRIEF_REACH <= h.end and h.start <= end + GRIEF_REACH for start, end in deaths)
-            out.append(ConceptHit(concept, s, h.start, "bereavement" if near_death else self._weakened(s, marked)))
+            if any(start - GRIEF_REACH <= h.end and h.start <= end + GRIEF_REACH for start, end in deaths):
+                why: str | None = "bereavement"
+            elif self.urgency.concepts[concept].danger == "self-harm" and any(
+                0 < h.start - end <= RELATIVE_REACH + 1 for end in kin
+            ):
+                why = "bereavement"  # about a relative: the child's worry, not the child's emergency
+            elif {s, s + 1} & marked["assessed"]:
+                why = "assessed"  # judged low, or a joke: here or in the next sentence, even if "today"
+            else:
+                why = self._weakened(s, marked)
+            out.append(ConceptHit(concept, s, h.start, why))
         return out, marked
 
     def _pairs(self, analysis: Analysis, hits: list[PhraseHit], sentence: list[int]) -> list[tuple[int, PhraseHit]]:
-        """Pairs whose two sides both stand in one sentence, not negated before the first of them."""
+        """Pairs whose two sides both stand in one sentence, neither of them negated."""
         sides: dict[tuple[int, int, int], dict[int, list[PhraseHit]]] = {}
         for h in hits:
             concept, pair, side = self._pair_parts[h.key]
@@ -99,17 +117,28 @@ class Concepts:
             right = [h for h in by_side[1] if h.end < left.start or h.start > left.end]
             if not right:
                 continue
-            first = min(left, right[0], key=lambda h: h.start)
-            if not self._negated(analysis, first):
-                out.append((concept, first))
+            other = right[0]
+            # A negation inside the other side ("får ingen mat") belongs to the pair, not against it.
+            if self._negated(analysis, left, skip=other) or self._negated(analysis, other, skip=left):
+                continue
+            out.append((concept, min(left, other, key=lambda h: h.start)))
         return out
 
-    def _negated(self, analysis: Analysis, hit: PhraseHit) -> bool:
-        """True when a negation stands earlier in the hit's clause."""
+    def _denied(self, analysis: Analysis, hit: PhraseHit) -> bool:
+        """A marker said not to hold: negated before it, or right after it ("han skämtade inte")."""
+        after = hit.end + 1
+        same_clause = after < len(analysis.alts) and analysis.clause[after] == analysis.clause[hit.end]
+        if same_clause and analysis.alts[after] & self._negations:
+            return True
+        return self._negated(analysis, hit)
+
+    def _negated(self, analysis: Analysis, hit: PhraseHit, skip: PhraseHit | None = None) -> bool:
+        """True when a negation stands earlier in the hit's clause (outside `skip`)."""
         clause = analysis.clause[hit.start]
         p = hit.start - 1
         while p >= 0 and analysis.clause[p] == clause:
-            if analysis.alts[p] & self._negations:
+            inside = skip is not None and skip.start <= p <= skip.end
+            if not inside and analysis.alts[p] & self._negations:
                 return True
             p -= 1
         return False
@@ -119,7 +148,7 @@ class Concepts:
         """Why a concept in sentence `s` is not acute as it stands (unless the sentence says it is now)."""
         if s in marked["immediacy"]:
             return None
-        for kind in ("general", "assessed", "past"):
+        for kind in ("general", "past"):
             if s in marked[kind]:
                 return kind
         return None

@@ -69,7 +69,9 @@ SEM_OFF_BELOW = 0.0  # nearer an off-topic example than any topic: off-topic unl
 SEM_FAR = 0.86  # this far from every topic: off-topic unless the words are strong
 WORDS_OVERRIDE = 4.5  # word evidence that answers even when the meaning looks off-topic
 SEM_ACUTE = 0.024  # risk margin (acute minus calm exemplars) that makes a message acute
+SEM_ACUTE_ALONE = 0.03  # risk margin at which meaning alone answers, even when nothing else is understood
 SEM_POSSIBLE = 0.012  # risk margin that makes it possibly acute
+GENERAL_SENTENCES = 3  # a message this short with a general marker and nothing "now" is a general question
 VAGUE_WORDS = 8  # a worried message this short, with nothing to go on, gets a clarifying question
 CLARIFY_CHOICES = 5
 
@@ -102,7 +104,7 @@ class _Risk:
     level: Risk
     danger: Danger | None
     topic: str | None
-    from_words: bool = True  # an acute concept in the words (answers even when nothing else does)
+    from_words: bool = True  # certain enough to answer even when nothing else is understood
 
 
 class Router:
@@ -341,11 +343,11 @@ class Router:
         """Acute, possible or none, from the acute concepts and the risk exemplars."""
         found, marked = self.concepts.find(analysis)
         n_sentences = (max(analysis.sentence) + 1) if analysis.sentence else 1
-        general = bool(marked["general"]) and not marked["immediacy"] and n_sentences <= 2
+        general = bool(marked["general"]) and not marked["immediacy"] and n_sentences <= GENERAL_SENTENCES
         acute = [h for h in found if h.weakened is None and not general]
         if acute:
             return self._concept_risk(acute[0], Risk.ACUTE)
-        now = self._urgent_now(hits, lexical, marked, general)
+        now = self._urgent_now(lexical, marked, general)
         if now:
             return now
         danger, margin = self._semantic_risk(vectors)
@@ -354,7 +356,7 @@ class Router:
         calm = general or bool(marked["bereavement"] or marked["past"] or marked["assessed"])
         if danger and margin >= SEM_ACUTE and not calm:
             d = Danger(danger)
-            return _Risk(Risk.ACUTE, d, _TOPIC_OF_DANGER[d], from_words=False)
+            return _Risk(Risk.ACUTE, d, _TOPIC_OF_DANGER[d], from_words=margin >= SEM_ACUTE_ALONE)
         if weakened:
             return self._concept_risk(weakened[0], Risk.POSSIBLE)
         if danger and margin >= SEM_POSSIBLE and not calm:
@@ -366,11 +368,10 @@ class Router:
         concept = self.kb.urgency.concepts[hit.concept]
         return _Risk(level, Danger(concept.danger), concept.topic)
 
-    def _urgent_now(self, hits: dict[str, list[PhraseHit]], lexical: dict[str, float],
-                    marked: dict[str, set[int]], general: bool) -> _Risk | None:
+    def _urgent_now(self, lexical: dict[str, float], marked: dict[str, set[int]], general: bool) -> _Risk | None:
         """A message mainly about an urgent topic that says it is happening now ("idag", "just nu")."""
         calm = marked["bereavement"] or marked["past"] or marked["assessed"]
-        if general or calm or not hits["immediacy"] or not lexical:
+        if general or calm or not marked["immediacy"] or not lexical:
             return None
         top = max(lexical, key=lambda t: lexical[t])
         if self.kb.topics[top].urgent and lexical[top] >= NOW_NEEDS:

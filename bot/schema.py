@@ -148,6 +148,7 @@ class Urgency(_Strict):
     assessed: tuple[str, ...] = Field(min_length=1)  # professionals judged the risk low
     bereavement: tuple[str, ...] = Field(min_length=1)  # someone died: grief, not risk
     general_markers: tuple[str, ...] = Field(min_length=1)  # a question about routines, not a child
+    relatives: tuple[str, ...] = ()  # a relative right before a self-harm word: it is about them, not the child
     immediacy: tuple[str, ...] = Field(min_length=1)  # it is happening now: overrides past and general
     office_hours: str = Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
     emergency_text: str = Field(min_length=10)
