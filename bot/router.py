@@ -71,6 +71,8 @@ WORDS_OVERRIDE = 4.5  # word evidence that answers even when the meaning looks o
 SEM_ACUTE = 0.024  # risk margin (acute minus calm exemplars) that makes a message acute
 SEM_ACUTE_ALONE = 0.03  # risk margin at which meaning alone answers, even when nothing else is understood
 SEM_POSSIBLE = 0.012  # risk margin that makes it possibly acute
+LONG_SENTENCES = 3  # from this many sentences each is also encoded on its own (see `_encode`)
+MAX_SENTENCES = 8
 GENERAL_SENTENCES = 3  # a message this short with a general marker and nothing "now" is a general question
 VAGUE_WORDS = 8  # a worried message this short, with nothing to go on, gets a clarifying question
 CLARIFY_CHOICES = 5
@@ -293,11 +295,16 @@ class Router:
     # -- evidence ------------------------------------------------------------
 
     def _encode(self, text: str) -> np.ndarray | None:
-        """The message's vector, then one per sentence when it has several (None without the encoder)."""
+        """The message's vector, then one per sentence for a long message (None without the encoder).
+
+        Sentences are encoded on their own only when there are at least LONG_SENTENCES of
+        them: in a long message the acute part may come late, and the whole-message
+        vector alone would dilute it.
+        """
         if self.semantic is None:
             return None
-        parts = [s for s in sentences(text) if len(s.split()) >= 3][:8]
-        texts: Sequence[str] = [text, *parts] if len(parts) > 1 else [text]
+        parts = [s for s in sentences(text) if len(s.split()) >= 3][:MAX_SENTENCES]
+        texts: Sequence[str] = [text, *parts] if len(parts) >= LONG_SENTENCES else [text]
         return self.semantic.encode(texts)
 
     def _same_as_phrasing(self, vectors: np.ndarray | None) -> str | None:

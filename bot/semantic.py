@@ -16,8 +16,9 @@ faults, so it never runs in Lotsen's own process:
 - every text is NFKC-normalised and stripped of control and format
   characters before it reaches the engine (it overflows a buffer on some
   unnormalised Unicode, e.g. U+FDFA);
-- the child sets OMP_NUM_THREADS=1 for itself only (the engine would set it
-  process-wide and spin on a busy machine).
+- the child gets its own OpenMP settings (ENGINE_THREADS threads that sleep
+  rather than spin while they wait, so a busy machine is not made busier);
+  the engine would otherwise set them process-wide.
 
 Knowledge-base embeddings are cached on disk (`EmbeddingCache`), keyed by
 model and text, so a restart or a reload re-encodes only what changed.
@@ -52,6 +53,7 @@ MAX_CHARS = 700  # the encoder reads a message's first part (about 180 tokens); 
 QUERY_TIMEOUT = 8.0  # seconds for one message (generous: a busy 2-core machine)
 BATCH_TIMEOUT_PER_TEXT = 0.5  # seconds per text when encoding the knowledge base
 RESTART_PAUSE = 30.0  # seconds before a failed engine is tried again
+ENGINE_THREADS = 2  # this project's machines have two cores
 
 _HEADER = struct.Struct("<II")  # rows, dim of the float32 matrix that follows
 _ERROR_ROWS = 0xFFFFFFFF
@@ -101,7 +103,8 @@ class Encoder:
 
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
-            env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+            env = {**os.environ, "OMP_NUM_THREADS": str(ENGINE_THREADS), "OMP_WAIT_POLICY": "PASSIVE",
+                   "PYTHONUNBUFFERED": "1"}
             self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
             )
@@ -337,5 +340,4 @@ def _serve(stdin, stdout) -> None:  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    os.environ["OMP_NUM_THREADS"] = "1"
     _serve(sys.stdin.buffer, sys.stdout.buffer)
