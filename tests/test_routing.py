@@ -182,23 +182,35 @@ def test_a_topic_chosen_after_a_clarifying_question_leads_the_answer(router, kb)
     assert answer.contacts[0].role == kb.topics["skolfranvaro"].roles[0]
 
 
-@pytest.mark.parametrize("name", ["holdout.yaml", "unseen.yaml", "fresh.yaml"])
-def test_routing_quality_on_our_own_labelled_sets_meets_the_targets(router, kb, name):
-    """tests/data/*.yaml: 160, 150 and 120 questions, each written blind to the knowledge base and dev.yaml.
+# name: (topic@1, urgent recall, urgent precision, off-topic decline) floors. set_a and set_b were
+# written blind in the second round; their first (blind) scores are in the README, these floors guard
+# what general rules have reached since. precision.yaml has no emergencies: it counts false alarms.
+QUALITY_FLOORS = {
+    "holdout.yaml": (0.90, 0.90, 0.85, 0.80),
+    "unseen.yaml": (0.90, 0.90, 0.85, 0.80),
+    "fresh.yaml": (0.90, 0.90, 0.85, 0.80),
+    "set_a.yaml": (0.88, 0.88, 0.90, 0.60),
+    "set_b.yaml": (0.90, 0.88, 0.90, 0.40),
+    "precision.yaml": (0.88, 1.00, 0.00, 0.60),
+}
 
-    Both have since been used to find weaknesses, so they guard against regressions;
-    they are no longer unseen tests.
-    """
+
+@pytest.mark.parametrize("name", list(QUALITY_FLOORS))
+def test_routing_quality_on_our_own_labelled_sets_meets_the_targets(router, kb, name):
+    """tests/data/*.yaml: questions written blind to the knowledge base and dev.yaml, since used to find weaknesses."""
     from pathlib import Path
 
     from bot.evaluation import evaluate, load_cases, router_predictor
 
     cases = load_cases(Path(__file__).parent / "data" / name)
     report = evaluate(cases, router_predictor(router, TUESDAY_MORNING))
-    assert report.topic_at_1 >= 0.90
-    assert report.urgent_recall >= 0.90 and report.urgent_precision >= 0.85
-    assert report.decline >= 0.80 and report.false_decline <= 0.05
+    topic, recall, precision, decline = QUALITY_FLOORS[name]
+    assert report.topic_at_1 >= topic
+    assert report.urgent_recall >= recall and report.urgent_precision >= precision
+    assert report.decline >= decline and report.false_decline <= 0.05
     assert report.municipality >= 0.97
+    if name == "precision.yaml":
+        assert report.counts["predicted_urgent"] <= 3  # false alarms among 150 ordinary messages
 
 
 URGENT_WORDS = ["vill inte leva", "skär sig", "pappa slår", "inga", "rutin", "hej", "tack", "Flen", "lunch", "BUP"]

@@ -1,0 +1,192 @@
+"""Risk levels, the sentence encoder and its faults: what the router decides about danger and meaning."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+import yaml
+
+from bot.answer import Danger, Kind, Risk
+from bot.knowledge import load_knowledge
+from bot.router import Router
+from bot.semantic import DIM, EmbeddingCache, Encoder, prepare
+
+TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def route(router, text, kommun="flen"):
+    return router.route(text, kommun, TUESDAY_MORNING)
+
+
+# --------------------------------------------------------------------------- risk levels
+
+
+@pytest.mark.parametrize(
+    ("text", "danger"),
+    [
+        ("Hon visade mig färska sår på underarmen under idrotten, det blöder fortfarande", Danger.SELF_HARM),
+        ("En elev har gett bort sin mobil och sina kläder till kompisarna den här veckan", Danger.SELF_HARM),
+        ("Pojken säger att pappa slår honom med bältet när han inte lyder", Danger.VIOLENCE),
+        ("Hon säger att hon inte vågar gå hem ikväll", Danger.UNSAFE_HOME),
+        ("A girl in year 8 told me she wants to kill herself tonight", Danger.SELF_HARM),
+    ],
+)
+def test_a_child_at_risk_now_is_acute_with_the_kind_of_danger(router, text, danger):
+    answer = route(router, text)
+    assert answer.risk is Risk.ACUTE and answer.urgent
+    assert answer.danger is danger
+    assert answer.emergency[0].contact.phone == "112"
+
+
+def test_a_risk_assessed_as_low_is_possible_not_acute(router):
+    answer = route(router, "Hon har självmordstankar men BUP har bedömt att risken är låg, hur stöttar vi i skolan?")
+    assert answer.risk is Risk.POSSIBLE and not answer.urgent
+    assert answer.danger is Danger.SELF_HARM
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Inga självmordstankar, men hon är nedstämd och sover dåligt",
+        "Han skar sig för två år sedan men har fått hjälp och mår bättre nu",
+        "Hur gör man en orosanmälan vid misstanke om misshandel, generellt?",
+        "Vi vill ha en checklista i personalrummet om vad man gör när ett barn berättar om övergrepp",
+        "Min elev säger att hon skämtade när hon skrev att hon ville dö, och hon skrattade åt det",
+        "Elevens pappa försökte ta sitt liv förra månaden och eleven är ledsen",
+    ],
+)
+def test_negated_past_general_joking_and_relatives_risks_are_not_acute(router, text):
+    assert route(router, text).risk is not Risk.ACUTE
+
+
+def test_a_relatives_suicide_is_grief_not_risk(router):
+    answer = route(router, "En elevs mamma tog sitt liv i helgen, hur tar vi emot honom i klassen på måndag?")
+    assert answer.risk is Risk.NONE
+    assert answer.top_topic == "sorg-kris"
+
+
+def test_words_never_match_across_a_sentence_break(router):
+    """ "sluta" ends one sentence and "finnas" starts the next: no wish to stop existing."""
+    assert route(router, "Vi ska sluta. Finns det mer stöd att få för klassen?").risk is Risk.NONE
+    assert route(router, "Hon säger att hon vill sluta finnas.").risk is Risk.ACUTE
+
+
+def test_the_acute_part_of_a_long_message_is_found_late(router):
+    context = "Han har haft det tufft med matten i höstas och föräldrarna har varit på utvecklingssamtal. " * 4
+    answer = route(router, context + "Idag sa han till mig att han ska lägga sig på spåret efter skolan.")
+    assert answer.risk is Risk.ACUTE
+
+
+# --------------------------------------------------------------------------- coverage and language
+
+
+def test_english_is_routed_like_swedish_and_marked_english(router):
+    answer = route(router, "A pupil in my class has stopped coming to school, who can help us?")
+    assert answer.top_topic == "skolfranvaro" and answer.language == "en"
+    assert route(router, "Eleven har slutat komma till skolan, vem kan hjälpa oss?").language == "sv"
+
+
+def test_unaccented_text_routes_like_accented(router):
+    assert route(router, "eleven ar ledsen och gråter hela tiden, mar daligt").top_topic == route(
+        router, "eleven är ledsen och gråter hela tiden, mår dåligt"
+    ).top_topic
+
+
+@pytest.mark.parametrize("text", ["Jag är orolig för en av mina elever", "hjälp!", "I am worried about a pupil"])
+def test_a_vague_worry_gets_a_question_with_topic_choices(router, text):
+    answer = route(router, text)
+    assert answer.kind is Kind.CLARIFY
+    assert 3 <= len(answer.clarify_topics) <= 5
+    assert all(t in router.kb.topics for t in answer.clarify_topics)
+
+
+def test_grief_has_its_own_topic(router):
+    assert route(router, "En elev i sexan sörjer sin morfar som dog i veckan, hur kan vi stötta henne?").top_topic == "sorg-kris"
+
+
+def test_a_phrasing_added_by_a_curator_routes_there(tmp_path):
+    """The fix docs/kurera.md teaches: a question under `phrasings:` and close paraphrases route to that topic."""
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    question = "Eleven samlar på stenar i fickorna och blir arg om man tar dem"
+    kb = load_knowledge(tmp_path / "knowledge", ROOT / "contacts.yaml")
+    encoder = Encoder()
+    try:
+        before = Router(kb, encoder=encoder, cache=EmbeddingCache(tmp_path / "cache")).route(question, "flen")
+        path = tmp_path / "knowledge" / "topics" / "npf.yaml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["phrasings"].append(question)
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        kb = load_knowledge(tmp_path / "knowledge", ROOT / "contacts.yaml")
+        router = Router(kb, encoder=encoder, cache=EmbeddingCache(tmp_path / "cache"))
+        assert before.top_topic != "npf"
+        assert router.route(question, "flen").top_topic == "npf"
+        assert router.route("En elev i sexan samlar på stenar i fickorna och blir arg när man tar dem", "flen").top_topic == "npf"
+    finally:
+        encoder.close()
+
+
+# --------------------------------------------------------------------------- the encoder and its faults
+
+
+def test_text_is_made_safe_for_the_engine():
+    """NFKC first (the engine overflows on some unnormalised Unicode), no control or invisible characters."""
+    assert prepare("\ufdfa") != "\ufdfa"  # the ligature is expanded to its letters
+    assert prepare("hej\u200bdå\x00\n") == "hejdå"
+    assert prepare("") == "."
+    assert len(prepare("a" * 5000)) == 700
+
+
+def test_the_real_engine_embeds_awkward_unicode_without_crashing():
+    encoder = Encoder()
+    try:
+        vectors = encoder.embed(["\ufdfa" * 40, "😀" * 300, "Elev mår dåligt"])
+        assert vectors is not None and vectors.shape == (3, DIM)
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    finally:
+        encoder.close()
+
+
+CRASHING = [sys.executable, "-c", "import os, signal, sys; sys.stdin.readline(); os.kill(os.getpid(), signal.SIGILL)"]
+HANGING = [sys.executable, "-c", "import sys, time; sys.stdin.readline(); time.sleep(60)"]
+
+
+@pytest.mark.parametrize("command", [CRASHING, HANGING], ids=["SIGILL", "hangs"])
+def test_an_engine_that_crashes_or_hangs_gives_none_and_is_not_retried_at_once(command):
+    encoder = Encoder(command=command)
+    try:
+        started = time.monotonic()
+        assert encoder.embed(["Elev mår dåligt"], timeout=2.0) is None
+        assert time.monotonic() - started < 10
+        assert encoder.failures == 1
+        assert encoder.embed(["igen"]) is None  # paused: no new child for a while
+        assert encoder.failures == 1
+    finally:
+        encoder.close()
+
+
+def test_a_router_whose_engine_crashes_routes_on_words(kb, tmp_path):
+    router = Router(kb, encoder=Encoder(command=CRASHING), cache=EmbeddingCache(tmp_path))
+    assert router.semantic is None
+    answer = router.route("Eleven säger att hon vill ta livet av sig, hon sitter hos mig nu", "flen", TUESDAY_MORNING)
+    assert answer.risk is Risk.ACUTE and answer.top_topic == "sjalvmord-sjalvskada"
+
+
+def test_knowledge_base_embeddings_are_cached_on_disk_and_reused(tmp_path):
+    texts = ["Elev i åk 7 har hög frånvaro", "Hon är ensam på rasterna"]
+    encoder = Encoder()
+    try:
+        first = EmbeddingCache(tmp_path).embed(texts, encoder)
+    finally:
+        encoder.close()
+    assert first is not None
+    # A new process (new cache object) with a broken engine still gets the vectors from disk.
+    again = EmbeddingCache(tmp_path).embed(texts, Encoder(command=CRASHING))
+    assert again is not None and np.allclose(first, again)
