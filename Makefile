@@ -40,6 +40,7 @@ run: $(STAMP_RUN)
 ## test: lint and the whole test suite (with the bench libraries, so the benchmarks' smoke tests run too)
 test: $(STAMP_BENCH)
 	$(BIN)/ruff check bot tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## eval: routing figures on the development set

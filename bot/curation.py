@@ -90,9 +90,9 @@ def stats_chart_png(stats: Stats, names: Mapping[str, str] | None = None) -> byt
 
     topics = list(_named(stats.by_topic, names or {}).items())[:15]
     if topics:
-        names = [name for name, _ in reversed(topics)]
+        labels = [name for name, _ in reversed(topics)]
         counts = [n for _, n in reversed(topics)]
-        top.barh(names, counts, color="#2f6f8f")
+        top.barh(labels, counts, color="#2f6f8f")
     else:
         top.text(0.5, 0.5, "Inga besvarade frågor ännu", ha="center", va="center", transform=top.transAxes)
     top.xaxis.set_major_locator(MaxNLocator(integer=True))

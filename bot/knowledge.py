@@ -487,7 +487,7 @@ def _load_topics(
     for path in topic_files:
         doc = _read_yaml(path, label(path), problems)
         topic = _validate(Topic, doc.data, doc, (), problems) if doc is not None else None
-        if topic is None:
+        if topic is None or doc is None:
             broken.topics.add(path.stem)
             continue
         if topic.id != path.stem:

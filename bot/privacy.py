@@ -88,9 +88,9 @@ def configure_logging(level: str | int = "INFO", fmt: str = "text") -> None:
         raise ValueError(f"unknown log level {level!r}")
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(formatter(fmt))  # LOTSEN_LOG_FORMAT: text or json
-        root.addHandler(handler)
+        stream = logging.StreamHandler()
+        stream.setFormatter(formatter(fmt))  # LOTSEN_LOG_FORMAT: text or json
+        root.addHandler(stream)
     root.setLevel(numeric)
     for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):

@@ -31,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -199,7 +200,7 @@ class Router:
         topics = {t.id: [t.name, *t.phrasings] for t in kb.topics.values()}
         offtopic = [o for o in kb.smalltalk.offtopic if len(o.split()) >= 3] or list(kb.smalltalk.offtopic)
         return SemanticIndex.build(
-            encoder, cache or EmbeddingCache(None), topics, offtopic, dict(kb.risk.acute), kb.risk.calm
+            encoder, cache or EmbeddingCache(None), topics, offtopic, {str(d): t for d, t in kb.risk.acute.items()}, kb.risk.calm
         )
 
     # -- routing ---------------------------------------------------------------
@@ -226,7 +227,7 @@ class Router:
         place = named[0] if named else None
         chosen = place or (municipality if municipality in self.kb.municipalities else None)
         content = [w for w in analysis.words if w != BREAK]
-        base = dict(
+        base: dict[str, Any] = dict(
             municipality=chosen, municipality_from_text=place is not None, office_hours=office,
             personnummer=found_pnr, notes=notes, language="en" if is_english(content) else "sv",
         )
@@ -255,7 +256,7 @@ class Router:
         return self._answer(ranked, hits, risk, forced, chosen, office, base)
 
     def _answer(self, ranked: list[tuple[str, float]], hits: dict[str, list[PhraseHit]], risk: _Risk,
-                forced: str | None, chosen: str | None, office: bool, base: dict) -> Answer:
+                forced: str | None, chosen: str | None, office: bool, base: dict[str, Any]) -> Answer:
         """The answer for the leading topics, with contacts, material and clarifying questions."""
         best = ranked[0][1]
         kept = [ranked[0], *[(tid, s) for tid, s in ranked[1:] if s >= max(DECLINE_BELOW, KEEP_RATIO * best)]]
@@ -279,14 +280,14 @@ class Router:
             clarify_municipality=chosen is None, **base,
         )
 
-    def _clarify_vague(self, semantic: dict[str, float], base: dict) -> Answer:
+    def _clarify_vague(self, semantic: dict[str, float], base: dict[str, Any]) -> Answer:
         """A clarifying question with the likeliest topics as choices."""
         choices = [t for t in _DEFAULT_CHOICES if t in self.kb.topics]
         choices += [t for t in sorted(semantic, key=lambda t: -semantic[t]) if t not in choices]
         return Answer(kind=Kind.CLARIFY, urgent=False, clarify=CLARIFY_VAGUE,
                       clarify_topics=tuple(choices[:CLARIFY_CHOICES]), **base)
 
-    def _not_answered(self, content: list[str], semantic: dict[str, float], risk: _Risk, base: dict) -> Answer:
+    def _not_answered(self, content: list[str], semantic: dict[str, float], risk: _Risk, base: dict[str, Any]) -> Answer:
         """A greeting, thanks or a decline."""
         kind = self._small_talk_kind(content)
         return Answer(kind=kind, urgent=False, risk=risk.level if risk.level is Risk.POSSIBLE else Risk.NONE,

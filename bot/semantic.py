@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -238,8 +238,8 @@ class SemanticIndex:
         self._calm = calm
 
     @classmethod
-    def build(cls, encoder: Encoder, cache: EmbeddingCache, topics: dict[str, Sequence[str]],
-              offtopic: Sequence[str], acute: dict[str, Sequence[str]], calm: Sequence[str]) -> SemanticIndex | None:
+    def build(cls, encoder: Encoder, cache: EmbeddingCache, topics: Mapping[str, Sequence[str]],
+              offtopic: Sequence[str], acute: Mapping[str, Sequence[str]], calm: Sequence[str]) -> SemanticIndex | None:
         """Encodes (or reads from the cache) every text; None when the engine fails."""
         groups: list[tuple[str, str, Sequence[str]]] = [("topic", t, texts) for t, texts in topics.items()]
         groups += [("off", "", offtopic), ("calm", "", calm)] + [("acute", d, texts) for d, texts in acute.items()]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -18,7 +19,7 @@ _LOGGER = logging.getLogger(__name__)
 
 PRIVATE_ONLY = "Det kommandot fungerar bara i en privat chatt med mig – skriv till mig direkt."
 
-Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 def private_only(callback: Callback) -> Callback:

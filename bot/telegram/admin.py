@@ -11,7 +11,6 @@ import asyncio
 import functools
 import html
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from telegram import Update
@@ -19,7 +18,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.curation import display_names, export_csv, format_stats, format_unanswered, stats_chart_png
-from bot.telegram.access import private_only
+from bot.telegram.access import Callback, private_only
 from bot.telegram.sending import send_html
 from bot.telegram.services import services
 
@@ -27,7 +26,6 @@ _LOGGER = logging.getLogger(__name__)
 
 NOT_ADMIN = "Det kommandot är bara för Lotsens processledare. Behöver du statistik? Hör av dig till processledarna."
 
-Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 def admins_only(callback: Callback) -> Callback:

@@ -15,7 +15,7 @@ logged as a question.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ DIALOGUE_LOST = (
     "och det du nyss skrev har jag inte sparat. Börja om med /konsultation – det tar en minut."
 )
 
-Step = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]
+Step = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Any]]
 
 
 def tracked(name: str, callback: Step) -> Step:

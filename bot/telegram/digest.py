@@ -18,7 +18,7 @@ import html
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
@@ -138,7 +138,7 @@ async def on_contact_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     action = "confirmed" if verdict == "ok" else "changed"
     await svc.storage.add_contact_check(contact_id, action, svc.user_key(query.from_user.id), local_today())
-    markup = query.message.reply_markup if query.message else None
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
     if markup is not None:
         rows = [row for row in markup.inline_keyboard if not any(b.callback_data in (f"ck:ok:{contact_id}", f"ck:ny:{contact_id}") for b in row)]
         await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))

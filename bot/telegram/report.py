@@ -27,8 +27,9 @@ async def on_rapport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     try:
         first, last = (datetime.fromisoformat(args[0]).date(), datetime.fromisoformat(args[1]).date()) if len(args) == 2 else (today - timedelta(days=DEFAULT_DAYS - 1), today)
     except ValueError:
-        first = last = None
-    if first is None or last is None or last < first or len(args) not in (0, 2):
+        await message.reply_text(USAGE)
+        return
+    if last < first or len(args) not in (0, 2):
         await message.reply_text(USAGE)
         return
     start = datetime.combine(first, time(), LOCAL)
