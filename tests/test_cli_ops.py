@@ -207,8 +207,8 @@ def test_make_chat_installs_runtime_dependencies_only():
     assert result.returncode == 0, result.stderr
     assert "pip install --quiet -e .\n" in result.stdout
     assert "[" not in result.stdout  # no extras
-    tests = _make("-n", "-B", "test")
-    assert "-e '.[test]'" in tests.stdout and "bench]" not in tests.stdout
+    tests = _make("-n", "-B", "test")  # the test tools and the bench libraries (the benchmarks' smoke tests)
+    assert "-e '.[test,bench]'" in tests.stdout and "mypy" in tests.stdout
 
 
 def test_the_instance_lock_names_its_holder_and_is_free_again_after_release(tmp_path):
