@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import sqlite3
@@ -13,39 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_ID, CURATOR_CHAT, ROOT, TEST_SECRET
-from fakebotapi import TOKEN, FakeBotAPI
+from conftest import ADMIN_ID, ROOT
+from fakebotapi import TOKEN
+from test_bot_run import _env, _start
 
 pytestmark = pytest.mark.slow
 
 QUESTION = "Eleven har hög frånvaro och vill inte komma till skolan"
-
-
-def _env(fake_api: FakeBotAPI, db_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOTSEN_")}
-    env.update(
-        LOTSEN_TELEGRAM_TOKEN=TOKEN,
-        LOTSEN_BOT_API_URL=fake_api.base_url,
-        LOTSEN_DB=str(db_path),
-        LOTSEN_SECRET=TEST_SECRET,
-        LOTSEN_ADMINS=str(ADMIN_ID),
-        LOTSEN_CURATOR_CHAT=str(CURATOR_CHAT),
-        LOTSEN_LOG_LEVEL="INFO",
-    )
-    env.update(extra)
-    return env
-
-
-async def _start(fake_api: FakeBotAPI, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    """Starts `python -m bot run` and waits until it polls."""
-    polls_before = len(fake_api.calls_of("getUpdates"))
-    with log.open("ab") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--poll-timeout", "1",
-            cwd=ROOT, env=env, stdout=out, stderr=out,
-        )
-    await fake_api.wait_for(lambda: len(fake_api.calls_of("getUpdates")) > polls_before, timeout=30)
-    return process
 
 
 async def _run_to_end(env: dict[str, str], *args: str) -> tuple[int, str]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import holidays
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, ConversationHandler
@@ -693,34 +693,40 @@ async def on_open_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await send_html(context.bot, message.chat_id, _list_entry(svc, c), reply_markup=buttons)
 
 
-async def on_pass_on(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Shows the municipalities an open consultation can be passed on to."""
+async def _admin_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[CallbackQuery, str, Message] | None:
+    """The pressed button's query, data and message when a process leader pressed it; else answers no."""
     query, user = update.callback_query, update.effective_user
     if query is None or query.data is None or not isinstance(query.message, Message):
-        return
-    svc = services(context)
-    if user is None or not svc.is_admin(user.id):
+        return None
+    if user is None or not services(context).is_admin(user.id):
         await query.answer("Bara processledarna kan skicka vidare.", show_alert=True)
-        return
+        return None
     await query.answer()
-    reference = query.data.removeprefix("vid:")
+    return query, query.data, query.message
+
+
+async def on_pass_on(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Shows the municipalities an open consultation can be passed on to."""
+    pressed = await _admin_press(update, context)
+    if pressed is None:
+        return
+    _, data, message = pressed
+    svc = services(context)
+    reference = data.removeprefix("vid:")
     await context.bot.send_message(
-        query.message.chat.id, f"Vart ska {reference} skickas? Välj kommun:",
+        message.chat.id, f"Vart ska {reference} skickas? Välj kommun:",
         reply_markup=municipality_keyboard(svc.kb, prefix=f"vidto:{reference}:"),
     )
 
 
 async def on_pass_to(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Forwards an open consultation to another municipality's recipient and tells the requester."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or query.data is None or not isinstance(query.message, Message):
+    pressed = await _admin_press(update, context)
+    if pressed is None:
         return
+    query, data, _ = pressed
     svc = services(context)
-    if user is None or not svc.is_admin(user.id):
-        await query.answer("Bara processledarna kan skicka vidare.", show_alert=True)
-        return
-    await query.answer()
-    _, reference, municipality = query.data.split(":", 2)
+    _, reference, municipality = data.split(":", 2)
     if municipality not in svc.kb.municipalities:
         return
     dest = destination(svc.kb, svc.settings, municipality)
