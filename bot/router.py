@@ -189,7 +189,6 @@ class Router:
         return Lexicon(
             {
                 "keywords": self.lexical.keyword_phrases,
-                "immediacy": [phrase_stems(i) for i in self.kb.urgency.immediacy],
                 "offtopic": [phrase_stems(o) for o in self.kb.smalltalk.offtopic],
                 "materials": material_phrases,
             }
@@ -239,7 +238,7 @@ class Router:
         lexical = self.lexical.score(analysis, hits["keywords"])
         semantic = self.semantic.topic_similarity(vectors[0]) if vectors is not None and self.semantic else {}
         scores = self._fuse(lexical, semantic)
-        risk = self._risk(analysis, hits, lexical, vectors)
+        risk = self._risk(analysis, lexical, vectors)
         forced = topic if topic in self.kb.topics else None
         if not forced and risk.level is Risk.NONE and self._vague_worry(content):
             return self._clarify_vague(semantic, base)
@@ -252,7 +251,7 @@ class Router:
             best = max(ranked[0][1] if ranked else 0.0, DECLINE_BELOW)
             ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
         elif not (risk.level is Risk.ACUTE and risk.from_words) and self._declines(lexical, hits, semantic, vectors):
-            return self._not_answered(content, semantic, risk, base)
+            return self._not_answered(content, risk, base)
         return self._answer(ranked, hits, risk, forced, chosen, office, base)
 
     def _answer(self, ranked: list[tuple[str, float]], hits: dict[str, list[PhraseHit]], risk: _Risk,
@@ -287,7 +286,7 @@ class Router:
         return Answer(kind=Kind.CLARIFY, urgent=False, clarify=CLARIFY_VAGUE,
                       clarify_topics=tuple(choices[:CLARIFY_CHOICES]), **base)
 
-    def _not_answered(self, content: list[str], semantic: dict[str, float], risk: _Risk, base: dict[str, Any]) -> Answer:
+    def _not_answered(self, content: list[str], risk: _Risk, base: dict[str, Any]) -> Answer:
         """A greeting, thanks or a decline."""
         kind = self._small_talk_kind(content)
         return Answer(kind=kind, urgent=False, risk=risk.level if risk.level is Risk.POSSIBLE else Risk.NONE,
@@ -346,7 +345,7 @@ class Router:
             return True
         return best < DECLINE_BELOW
 
-    def _risk(self, analysis: Analysis, hits: dict[str, list[PhraseHit]], lexical: dict[str, float],
+    def _risk(self, analysis: Analysis, lexical: dict[str, float],
               vectors: np.ndarray | None) -> _Risk:
         """Acute, possible or none, from the acute concepts and the risk exemplars."""
         found, marked = self.concepts.find(analysis)
