@@ -66,12 +66,14 @@ SEM_WINDOW = 0.04  # topics within this cosine of the nearest get a share of SEM
 SEM_SAME = 0.97  # cosine to one example phrasing that makes its topic the answer (near-identical wording)
 SEM_ACCEPT = 0.885  # cosine to a topic's phrasings at which meaning alone answers
 SEM_OFF_MARGIN = 0.025  # ... provided the message is this much nearer a topic than any off-topic example
+SEM_OFF_NO_CHILD = 0.04  # ... or this much when the message names no child (see `_declines`)
 SEM_OFF_BELOW = 0.0  # nearer an off-topic example than any topic: off-topic unless the words are strong
 SEM_FAR = 0.86  # this far from every topic: off-topic unless the words are strong
 WORDS_OVERRIDE = 4.5  # word evidence that answers even when the meaning looks off-topic
-SEM_ACUTE = 0.024  # risk margin (acute minus calm exemplars) that makes a message acute
-SEM_ACUTE_ALONE = 0.03  # risk margin at which meaning alone answers, even when nothing else is understood
-SEM_POSSIBLE = 0.012  # risk margin that makes it possibly acute
+SEM_ACUTE = 0.25  # risk model score (-1 calm .. +1 acute, see semantic.fit_risk) that makes a message acute
+SEM_ACUTE_ALONE = 0.35  # risk score at which meaning alone answers, even when nothing else is understood
+SEM_POSSIBLE = 0.05  # risk score that makes it possibly acute
+SENTENCE_DOUBT = 0.35  # one sentence alone must read this much more acute than a whole message
 LONG_SENTENCES = 3  # from this many sentences each is also encoded on its own (see `_encode`)
 MAX_SENTENCES = 8
 GENERAL_SENTENCES = 3  # a message this short with a general marker and nothing "now" is a general question
@@ -177,6 +179,7 @@ class Router:
         st = self.kb.smalltalk
         self._greeting_words = frozenset(w for g in st.greetings for w in tokens(g) if w != BREAK)
         self._thanks_words = frozenset(w for g in st.thanks for w in tokens(g) if w != BREAK)
+        self._child_words = frozenset(fold(w) for w in st.child_words)
 
     def _build_lexicon(self) -> Lexicon:
         """Every phrase the router itself looks for, found in one pass over the message."""
@@ -199,7 +202,8 @@ class Router:
         topics = {t.id: [t.name, *t.phrasings] for t in kb.topics.values()}
         offtopic = [o for o in kb.smalltalk.offtopic if len(o.split()) >= 3] or list(kb.smalltalk.offtopic)
         return SemanticIndex.build(
-            encoder, cache or EmbeddingCache(None), topics, offtopic, {str(d): t for d, t in kb.risk.acute.items()}, kb.risk.calm
+            encoder, cache or EmbeddingCache(None), topics, offtopic, {str(d): t for d, t in kb.risk.acute.items()}, kb.risk.calm,
+            calm_topics=[t.id for t in kb.topics.values() if not t.urgent],
         )
 
     # -- routing ---------------------------------------------------------------
@@ -250,7 +254,9 @@ class Router:
         if forced:
             best = max(ranked[0][1] if ranked else 0.0, DECLINE_BELOW)
             ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
-        elif not (risk.level is Risk.ACUTE and risk.from_words) and self._declines(lexical, hits, semantic, vectors):
+        elif not (risk.level is Risk.ACUTE and risk.from_words) and self._declines(
+            lexical, hits, semantic, vectors, about_child=self._about_a_child(content)
+        ):
             return self._not_answered(content, risk, base)
         return self._answer(ranked, hits, risk, forced, chosen, office, base)
 
@@ -326,21 +332,27 @@ class Router:
         return dict(scores)
 
     def _declines(self, lexical: dict[str, float], hits: dict[str, list[PhraseHit]],
-                  semantic: dict[str, float], vectors: np.ndarray | None) -> bool:
+                  semantic: dict[str, float], vectors: np.ndarray | None, *, about_child: bool = True) -> bool:
         """True when the evidence is too weak, or the message is off-topic, to answer.
 
         Meaning decides first when it is clear: near a topic's phrasings (and nearer
         them than any off-topic example) answers; nearer the off-topic examples
-        declines unless the words are strong. Otherwise the words decide.
+        declines unless the words are strong. A message that names no child (a
+        general question, or the writer's own matter) and is not clearly nearer a
+        topic than the off-topic examples (SEM_OFF_NO_CHILD) needs one strong
+        keyword. Otherwise the words decide.
         """
         best = max(lexical.values(), default=0.0)
         if semantic and vectors is not None and self.semantic is not None:
             top = max(semantic.values())
             margin = top - self.semantic.offtopic_similarity(vectors[0])
-            if top >= SEM_ACCEPT and margin >= SEM_OFF_MARGIN:
+            needed = SEM_OFF_MARGIN if about_child else max(SEM_OFF_MARGIN, SEM_OFF_NO_CHILD)
+            if top >= SEM_ACCEPT and margin >= needed:
                 return False
             if margin < SEM_OFF_BELOW or top < SEM_FAR:
                 return best < WORDS_OVERRIDE
+            if margin < needed:  # names no child and reads much like the off-topic examples
+                return best < WORDS_OVERRIDE and self.lexical.strongest_keyword(hits["keywords"]) < OFFTOPIC_NEEDS
         if hits["offtopic"] and self.lexical.strongest_keyword(hits["keywords"]) < OFFTOPIC_NEEDS:
             return True
         return best < DECLINE_BELOW
@@ -387,14 +399,15 @@ class Router:
         return None
 
     def _semantic_risk(self, vectors: np.ndarray | None) -> tuple[str | None, float]:
-        """The nearest danger and its margin over the calm exemplars, for the message or its worst sentence."""
+        """The nearest danger and the risk score of the message or its most acute sentence (less SENTENCE_DOUBT)."""
         if vectors is None or self.semantic is None:
             return None, -1.0
         best: tuple[str | None, float] = (None, -1.0)
-        for q in vectors:
-            danger, margin = self.semantic.risk(q)
-            if margin > best[1]:
-                best = (danger, margin)
+        for i, q in enumerate(vectors):
+            danger, score = self.semantic.risk(q)
+            score -= SENTENCE_DOUBT if i else 0.0
+            if score > best[1]:
+                best = (danger, score)
         return best
 
     def _small_talk_kind(self, content: list[str]) -> Kind:
@@ -405,6 +418,12 @@ class Router:
         if rest and rest[0] in self._greeting_words:
             return Kind.GREETING  # the greeting reply says what Lotsen can help with
         return Kind.DECLINED
+
+    def _about_a_child(self, content: list[str]) -> bool:
+        """True when the message names a child: a child word, or a class or age ("8:an", "15-åring")."""
+        if any(w in self._child_words for w in content):
+            return True
+        return any(a.isdigit() and b in ("an", "aring", "ar") for a, b in zip(content, content[1:], strict=False))
 
     @staticmethod
     def _vague_worry(content: list[str]) -> bool:

@@ -114,6 +114,7 @@ class SmallTalk(_Strict):
     greetings: tuple[str, ...] = Field(min_length=1)
     thanks: tuple[str, ...] = Field(min_length=1)
     offtopic: tuple[str, ...] = Field(min_length=1)
+    child_words: tuple[str, ...] = ()  # a message with none of these is not about a particular child
     reply_greeting: str = Field(min_length=5)
     reply_thanks: str = Field(min_length=5)
     reply_decline: str = Field(min_length=5)
