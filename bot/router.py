@@ -59,6 +59,7 @@ TIE_RATIO = 0.85  # a second topic this close to the first asks to clarify
 KEEP_RATIO = 0.45  # topics listed besides the first
 MAX_TOPICS = 3
 SIGNAL_BOOST = 1.0  # an acute topic is put this far ahead of the next
+ACUTE_TOPIC_BONUS = 3.0  # evidence added to the acute signal's own topic when choosing an acute message's topic
 
 # Fusion of the sentence encoder with the word scores (see `_fuse`).
 SEM_WEIGHT = 3.0  # score added to the topic nearest in meaning
@@ -71,8 +72,9 @@ SEM_OFF_BELOW = 0.0  # nearer an off-topic example than any topic: off-topic unl
 SEM_FAR = 0.86  # this far from every topic: off-topic unless the words are strong
 WORDS_OVERRIDE = 4.5  # word evidence that answers even when the meaning looks off-topic
 SEM_ACUTE = 0.25  # risk model score (-1 calm .. +1 acute, see semantic.fit_risk) that makes a message acute
-SEM_ACUTE_ALONE = 0.35  # risk score at which meaning alone answers, even when nothing else is understood
 SEM_POSSIBLE = 0.05  # risk score that makes it possibly acute
+SEM_VETO = -0.5  # a risk score this calm turns an acute word signal into a possible one ...
+VETO_WORDS = 8  # ... in a message of at least this many words (a short one is too little to read)
 SENTENCE_DOUBT = 0.35  # one sentence alone must read this much more acute than a whole message
 LONG_SENTENCES = 3  # from this many sentences each is also encoded on its own (see `_encode`)
 MAX_SENTENCES = 8
@@ -109,7 +111,6 @@ class _Risk:
     level: Risk
     danger: Danger | None
     topic: str | None
-    from_words: bool = True  # certain enough to answer even when nothing else is understood
 
 
 class Router:
@@ -242,19 +243,20 @@ class Router:
         lexical = self.lexical.score(analysis, hits["keywords"])
         semantic = self.semantic.topic_similarity(vectors[0]) if vectors is not None and self.semantic else {}
         scores = self._fuse(lexical, semantic)
-        risk = self._risk(analysis, lexical, vectors)
+        risk = self._risk(text, analysis, lexical, vectors)
         forced = topic if topic in self.kb.topics else None
         if not forced and risk.level is Risk.NONE and self._vague_worry(content):
             return self._clarify_vague(semantic, base)
         if risk.level is Risk.ACUTE and risk.topic and not forced:
-            scores[risk.topic] = max(scores.values(), default=0.0) + SIGNAL_BOOST
+            risk = self._acute_topic(scores, risk)
+            scores[risk.topic or ""] = max(scores.values(), default=0.0) + SIGNAL_BOOST
         elif not forced:
             forced = self._same_as_phrasing(vectors)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         if forced:
             best = max(ranked[0][1] if ranked else 0.0, DECLINE_BELOW)
             ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
-        elif not (risk.level is Risk.ACUTE and risk.from_words) and self._declines(
+        elif risk.level is not Risk.ACUTE and self._declines(
             lexical, hits, semantic, vectors, about_child=self._about_a_child(content)
         ):
             return self._not_answered(content, risk, base)
@@ -309,9 +311,13 @@ class Router:
         """
         if self.semantic is None:
             return None
+        return self.semantic.encode([text, *self._sentence_parts(text)])
+
+    @staticmethod
+    def _sentence_parts(text: str) -> list[str]:
+        """The sentences `_encode` encodes on their own: none unless there are LONG_SENTENCES."""
         parts = [s for s in sentences(text) if len(s.split()) >= 3][:MAX_SENTENCES]
-        texts: Sequence[str] = [text, *parts] if len(parts) >= LONG_SENTENCES else [text]
-        return self.semantic.encode(texts)
+        return parts if len(parts) >= LONG_SENTENCES else []
 
     def _same_as_phrasing(self, vectors: np.ndarray | None) -> str | None:
         """The topic whose example phrasing says the same as the message (a curator's fix always holds)."""
@@ -357,31 +363,62 @@ class Router:
             return True
         return best < DECLINE_BELOW
 
-    def _risk(self, analysis: Analysis, lexical: dict[str, float],
+    def _risk(self, text: str, analysis: Analysis, lexical: dict[str, float],
               vectors: np.ndarray | None) -> _Risk:
         """Acute, possible or none, from the acute concepts and the risk exemplars."""
         found, marked = self.concepts.find(analysis)
+        content = [w for w in analysis.words if w != BREAK]
         n_sentences = (max(analysis.sentence) + 1) if analysis.sentence else 1
         general = bool(marked["general"]) and not marked["immediacy"] and n_sentences <= GENERAL_SENTENCES
         acute = [h for h in found if h.weakened is None and not general]
+        danger, margin, index = self._semantic_risk(vectors)
         if acute:
-            return self._concept_risk(acute[0], Risk.ACUTE)
+            # Words say acute; only a message long enough to read, and clearly calm, is demoted.
+            long_enough = len(content) >= VETO_WORDS
+            calm_reading = vectors is not None and margin < SEM_VETO and long_enough
+            return self._concept_risk(acute[0], Risk.POSSIBLE if calm_reading else Risk.ACUTE)
         now = self._urgent_now(lexical, marked, general)
         if now:
             return now
-        danger, margin = self._semantic_risk(vectors)
         # Assessed as low: still possible. Past and handled: possible only if it also reads acute.
         weakened = [h for h in found if h.weakened == "assessed" or (h.weakened == "past" and margin >= SEM_POSSIBLE)]
-        calm = general or bool(marked["bereavement"] or marked["past"] or marked["assessed"])
+        if index == 0:  # the whole message reads acute: a calm marker anywhere in it counts
+            calm = general or bool(marked["bereavement"] or marked["past"] or marked["assessed"])
+        else:  # one sentence reads acute: only that sentence and the next can calm it
+            calm = self._calm_sentence(self._sentence_parts(text)[index - 1:index + 1])
         if danger and margin >= SEM_ACUTE and not calm:
+            # Meaning alone makes it acute only for a message about a child (not "tack!" or a printer).
             d = Danger(danger)
-            return _Risk(Risk.ACUTE, d, _TOPIC_OF_DANGER[d], from_words=margin >= SEM_ACUTE_ALONE)
+            return _Risk(Risk.ACUTE if self._about_a_child(content) else Risk.POSSIBLE, d, _TOPIC_OF_DANGER[d])
         if weakened:
             return self._concept_risk(weakened[0], Risk.POSSIBLE)
         if danger and margin >= SEM_POSSIBLE and not calm:
             d = Danger(danger)
-            return _Risk(Risk.POSSIBLE, d, _TOPIC_OF_DANGER[d], from_words=False)
+            return _Risk(Risk.POSSIBLE, d, _TOPIC_OF_DANGER[d])
         return _Risk(Risk.NONE, None, None)
+
+    def _calm_sentence(self, parts: list[str]) -> bool:
+        """True when these sentences say it is past, assessed, grief or a general question."""
+        _, marked = self.concepts.find(self.matcher.analyse(" ".join(parts)))
+        general = marked["general"] and not marked["immediacy"]
+        return bool(general or marked["bereavement"] or marked["past"] or marked["assessed"])
+
+    def _acute_topic(self, scores: dict[str, float], risk: _Risk) -> _Risk:
+        """The topic an acute message is about: the likeliest one an emergency can be about.
+
+        The risk's own topic (from the concept or the exemplars) gets ACUTE_TOPIC_BONUS;
+        when another self-harm or violence topic wins, its danger decides the emergency route.
+        """
+        def score(tid: str) -> float:
+            return scores.get(tid, 0.0) + (ACUTE_TOPIC_BONUS if tid == risk.topic else 0.0)
+
+        candidates = [t.id for t in self.kb.topics.values() if t.emergency]
+        best = max(candidates, key=lambda t: (score(t), t == risk.topic), default=risk.topic)
+        if best is None or best == risk.topic or score(best) <= 0:
+            return risk
+        topic = self.kb.topics[best]
+        danger = Danger(topic.emergency) if topic.urgent and topic.emergency else risk.danger
+        return _Risk(risk.level, danger, best)
 
     def _concept_risk(self, hit: ConceptHit, level: Risk) -> _Risk:
         concept = self.kb.urgency.concepts[hit.concept]
@@ -398,16 +435,17 @@ class Router:
             return _Risk(Risk.ACUTE, danger, top)
         return None
 
-    def _semantic_risk(self, vectors: np.ndarray | None) -> tuple[str | None, float]:
-        """The nearest danger and the risk score of the message or its most acute sentence (less SENTENCE_DOUBT)."""
+    def _semantic_risk(self, vectors: np.ndarray | None) -> tuple[str | None, float, int]:
+        """The nearest danger and the risk score of the message (index 0) or its most acute
+        sentence (index i ≥ 1, its score less SENTENCE_DOUBT), and that index."""
         if vectors is None or self.semantic is None:
-            return None, -1.0
-        best: tuple[str | None, float] = (None, -1.0)
+            return None, -1.0, 0
+        best: tuple[str | None, float, int] = (None, -1.0, 0)
         for i, q in enumerate(vectors):
             danger, score = self.semantic.risk(q)
             score -= SENTENCE_DOUBT if i else 0.0
             if score > best[1]:
-                best = (danger, score)
+                best = (danger, score, i)
         return best
 
     def _small_talk_kind(self, content: list[str]) -> Kind:

@@ -54,12 +54,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+Danger = Literal["self-harm", "violence", "unsafe-home"]
+
+
 class Topic(_Strict):
     """One thing school staff ask about (knowledge/topics/<id>.yaml)."""
 
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=2)
     urgent: bool = False
+    # The danger an acute message about this topic is about; set on every topic an emergency
+    # can be about (an overdose is missbruk, a child left alone is oro-hemmet).
+    emergency: Danger | None = None
     roles: tuple[str, ...] = Field(min_length=1)
     materials: tuple[str, ...] = ()
     answer: str = Field(min_length=20)
@@ -118,9 +124,6 @@ class SmallTalk(_Strict):
     reply_greeting: str = Field(min_length=5)
     reply_thanks: str = Field(min_length=5)
     reply_decline: str = Field(min_length=5)
-
-
-Danger = Literal["self-harm", "violence", "unsafe-home"]
 
 
 class AcuteConcept(_Strict):
