@@ -204,6 +204,7 @@ class Router:
         return SemanticIndex.build(
             encoder, cache or EmbeddingCache(None), topics, offtopic, {str(d): t for d, t in kb.risk.acute.items()}, kb.risk.calm,
             calm_topics=[t.id for t in kb.topics.values() if not t.urgent],
+            topic_dangers={t.id: t.emergency for t in kb.topics.values() if t.emergency},
         )
 
     # -- routing ---------------------------------------------------------------
@@ -435,17 +436,13 @@ class Router:
         return None
 
     def _semantic_risk(self, vectors: np.ndarray | None) -> tuple[str | None, float, int]:
-        """The nearest danger and the risk score of the message (index 0) or its most acute
-        sentence (index i ≥ 1, its score less SENTENCE_DOUBT), and that index."""
+        """The danger the message speaks of, and the risk score of the message (index 0) or of
+        its most acute sentence (index i ≥ 1, its score less SENTENCE_DOUBT), with that index."""
         if vectors is None or self.semantic is None:
             return None, -1.0, 0
-        best: tuple[str | None, float, int] = (None, -1.0, 0)
-        for i, q in enumerate(vectors):
-            danger, score = self.semantic.risk(q)
-            score -= SENTENCE_DOUBT if i else 0.0
-            if score > best[1]:
-                best = (danger, score, i)
-        return best
+        scores = [self.semantic.risk(q) - (SENTENCE_DOUBT if i else 0.0) for i, q in enumerate(vectors)]
+        index = int(np.argmax(scores))
+        return self.semantic.danger(vectors[0]), scores[index], index
 
     def _small_talk_kind(self, content: list[str]) -> Kind:
         """Thanks, a greeting (also "hej, vad kan du?") or a plain decline."""

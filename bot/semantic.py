@@ -236,12 +236,17 @@ class SemanticIndex:
     TOP_K = 2  # a topic's similarity is the mean of its best TOP_K phrasings
 
     def __init__(self, encoder: Encoder, topics: dict[str, np.ndarray], offtopic: np.ndarray,
-                 acute: dict[str, np.ndarray], calm: np.ndarray, calm_topics: Collection[str] = ()) -> None:
+                 acute: dict[str, np.ndarray], calm: np.ndarray, calm_topics: Collection[str] = (),
+                 topic_dangers: Mapping[str, str] | None = None) -> None:
         self.encoder = encoder
         self.topic_ids = list(topics)
         self._topic_vectors = [topics[t] for t in self.topic_ids]
         self._offtopic = offtopic
-        self._acute = acute
+        dangers = topic_dangers or {}
+        self._dangers = {  # each danger's acute exemplars and the phrasings of the topics about it
+            d: np.vstack([vectors, *(topics[t] for t, td in dangers.items() if td == d and t in topics)])
+            for d, vectors in acute.items()
+        }
         self._risk_weights = fit_risk(
             np.vstack([np.zeros((0, DIM), np.float32), *acute.values()]),
             np.vstack([calm, offtopic, *(topics[t] for t in calm_topics if t in topics)]),
@@ -250,11 +255,12 @@ class SemanticIndex:
     @classmethod
     def build(cls, encoder: Encoder, cache: EmbeddingCache, topics: Mapping[str, Sequence[str]],
               offtopic: Sequence[str], acute: Mapping[str, Sequence[str]], calm: Sequence[str],
-              calm_topics: Collection[str] = ()) -> SemanticIndex | None:
+              calm_topics: Collection[str] = (), topic_dangers: Mapping[str, str] | None = None) -> SemanticIndex | None:
         """Encodes (or reads from the cache) every text; None when the engine fails.
 
         `calm_topics` are the topics whose phrasings are never an emergency: with the
         calm exemplars and the off-topic examples they teach the risk model what is not acute.
+        `topic_dangers` maps a topic to the danger its phrasings speak of (see `danger`).
         """
         groups: list[tuple[str, str, Sequence[str]]] = [("topic", t, texts) for t, texts in topics.items()]
         groups += [("off", "", offtopic), ("calm", "", calm)] + [("acute", d, texts) for d, texts in acute.items()]
@@ -274,6 +280,7 @@ class SemanticIndex:
             {d: parts[("acute", d)] for d in acute},
             parts[("calm", "")],
             calm_topics,
+            topic_dangers,
         )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray | None:
@@ -305,17 +312,19 @@ class SemanticIndex:
         """Cosine of the nearest off-topic example."""
         return float((self._offtopic @ q).max()) if len(self._offtopic) else 0.0
 
-    def risk(self, q: np.ndarray) -> tuple[str | None, float]:
-        """The danger whose exemplars are nearest, and how acute the message reads.
+    def danger(self, q: np.ndarray) -> str | None:
+        """The danger the message speaks of: the one whose exemplars and topic phrasings are nearest."""
+        if not self._dangers:
+            return None
+        return max(self._dangers, key=lambda d: _top_mean(self._dangers[d] @ q, 3))
 
-        The score is the risk model's output (see `fit_risk`): about +1 for a text
-        like the acute exemplars, about -1 for one like the calm exemplars, the
-        ordinary topic phrasings and the off-topic examples.
+    def risk(self, q: np.ndarray) -> float:
+        """How acute the message reads: the risk model's output (see `fit_risk`).
+
+        About +1 for a text like the acute exemplars, about -1 for one like the calm
+        exemplars, the ordinary topic phrasings and the off-topic examples.
         """
-        if not self._acute:
-            return None, -1.0
-        danger = max(self._acute, key=lambda d: _top_mean(self._acute[d] @ q, 3))
-        return danger, float(q @ self._risk_weights[:-1] + self._risk_weights[-1])
+        return float(q @ self._risk_weights[:-1] + self._risk_weights[-1])
 
 
 def fit_risk(acute: np.ndarray, calm: np.ndarray, ridge: float = RISK_RIDGE) -> np.ndarray:

@@ -10,7 +10,7 @@ from conftest import ADMIN_ID
 
 from bot.telegram.admin import NOT_ADMIN
 
-MISS = "Eleven samlar på stenar i fickorna och blir arg om man tar dem"
+MISS = "Eleven vill alltid sitta längst bak i bussen när vi åker iväg"
 SALARY = "När kommer lönespecifikationen för december?"
 
 
@@ -36,7 +36,7 @@ async def test_a_tap_teaches_the_topic_and_the_knowledge_base_reloads(fake_api, 
     admin = fake_api.user(ADMIN_ID)
     header, (item,) = await _items(admin, 1)
     assert "1 missar" in header.text
-    assert "samlar på stenar" in item.text and "avböjd" in item.text
+    assert "längst bak i bussen" in item.text and "avböjd" in item.text
     topics = [(label, data) for label, data in item.buttons() if ":t:" in data]
     assert 1 <= len(topics) <= 3
     assert {label for label, _ in item.buttons()} >= {"Utanför Lotsens område", "Ignorera"}
@@ -63,7 +63,7 @@ async def test_a_tap_teaches_the_topic_and_the_knowledge_base_reloads(fake_api, 
     undone = (await svc.storage._read("SELECT * FROM curation_acts"))[0]
     assert undone["undone_at"] and undone["text"] is None  # an undone act keeps no question text
     header, (again,) = await _items(admin, 1)
-    assert "samlar på stenar" in again.text
+    assert "längst bak i bussen" in again.text
 
 
 async def test_off_topic_and_ignore_and_angra(fake_api, curating, tmp_path):
@@ -75,7 +75,7 @@ async def test_off_topic_and_ignore_and_angra(fake_api, curating, tmp_path):
     await curating.idle()
     admin = fake_api.user(ADMIN_ID)
     _, (newest, oldest) = await _items(admin, 2)
-    assert "stenar" in newest.text and "tomater" in oldest.text
+    assert "bussen" in newest.text and "tomater" in oldest.text
 
     await admin.press(oldest, oldest.button("Utanför"))
     await fake_api.wait_for(lambda: "utanför Lotsens område" in (oldest.text or ""))
@@ -90,7 +90,7 @@ async def test_off_topic_and_ignore_and_angra(fake_api, curating, tmp_path):
     undone = await admin.ask("/angra")  # the latest act: the ignore
     assert undone.text.startswith("Ångrat: att frågan doldes")
     _, (shown,) = await _items(admin, 1)
-    assert "stenar" in shown.text
+    assert "bussen" in shown.text
     undone = await admin.ask("/angra")  # then the off-topic example
     assert "exemplet på frågor utanför" in undone.text
     assert "Kan man odla tomater på skolgården?" not in svc.kb.smalltalk.offtopic
@@ -111,7 +111,7 @@ async def test_intended_declines_are_listed_apart_and_thumbs_down_are_included(f
     admin = fake_api.user(ADMIN_ID)
     header, (first, second, apart, salary) = await _items(admin, 4)
     assert "2 missar och 1 avsiktligt avböjda" in header.text
-    assert "stenar" in first.text
+    assert "bussen" in first.text
     assert "👎" in second.text and "frånvaro" in second.text
     assert "Avböjda med avsikt" in apart.text
     assert "lönespecifikationen" in salary.text
