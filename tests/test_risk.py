@@ -37,6 +37,7 @@ def route(router, text, kommun="flen"):
         ("Pojken säger att pappa slår honom med bältet när han inte lyder", Danger.VIOLENCE),
         ("Hon säger att hon inte vågar gå hem ikväll", Danger.UNSAFE_HOME),
         ("A girl in year 8 told me she wants to kill herself tonight", Danger.SELF_HARM),
+        ("Förskolan har stängt, ingen har hämtat fyraåringen och vi når varken mamma eller pappa", Danger.UNSAFE_HOME),
     ],
 )
 def test_a_child_at_risk_now_is_acute_with_the_kind_of_danger(router, text, danger):
@@ -61,10 +62,30 @@ def test_a_risk_assessed_as_low_is_possible_not_acute(router):
         "Vi vill ha en checklista i personalrummet om vad man gör när ett barn berättar om övergrepp",
         "Min elev säger att hon skämtade när hon skrev att hon ville dö, och hon skrattade åt det",
         "Elevens pappa försökte ta sitt liv förra månaden och eleven är ledsen",
+        "En elev skrev en novell där huvudpersonen skär sig, och eleven själv verkar må bra",
     ],
 )
 def test_negated_past_general_joking_and_relatives_risks_are_not_acute(router, text):
     assert route(router, text).risk is not Risk.ACUTE
+
+
+def test_an_acute_message_gets_the_topic_it_is_about(router):
+    """An emergency can be about substance use: the emergency route comes first, the topic stays missbruk."""
+    answer = route(router, "En elev i nian har druckit en hel flaska vodka på lunchen och går inte att väcka ordentligt")
+    assert answer.urgent and answer.top_topic == "missbruk"
+
+
+def test_a_long_message_that_reads_calm_demotes_an_acute_word_to_possible(router):
+    """The words say self-harm; the message as a whole is about a plan that has worked for years."""
+    text = ("Vi har en elev som skadade sig själv för flera år sedan och som enligt BUP har varit skadefri länge. "
+            "Nu ska hon åka på lägerskola med klassen, behöver vi tänka på något särskilt?")
+    assert route(router, text).risk is not Risk.ACUTE
+
+
+def test_a_staff_members_own_matter_is_declined(router):
+    """No child is named and it reads like the off-topic examples: the writer's own salary talk."""
+    answer = route(router, "Jag har lönesamtal med rektorn nästa vecka, hur mycket påslag ska jag be om?")
+    assert answer.kind == "declined"
 
 
 def test_a_relatives_suicide_is_grief_not_risk(router):
