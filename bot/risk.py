@@ -26,6 +26,7 @@ from bot.matching import Analysis, Lexicon, PhraseHit, phrase_stems
 from bot.schema import Urgency
 
 GRIEF_REACH = 4  # words between a death ("tog sitt liv", "efter självmordet") and the acute word it explains
+DENY_REACH = 3  # a negation this close before a self-harm phrase denies it ("never had thoughts of hurting")
 _MARKERS = ("past", "assessed", "bereavement", "general", "immediacy")
 RELATIVE_REACH = 1  # words between a relative and the self-harm word that is about them
 
@@ -75,15 +76,19 @@ class Concepts:
     def find(self, analysis: Analysis) -> tuple[list[ConceptHit], dict[str, set[int]]]:
         """The concepts in the message, and the sentences that hold each kind of marker.
 
-        A marker that is itself negated ("inget akut just nu") does not count.
+        A marker that is itself negated ("inget akut just nu") does not count. A
+        self-harm phrase with a negation just before it is no hit; its sentence is "denied".
         """
         hits = self.lexicon.find(analysis)
         sentence = analysis.sentence or [0] * len(analysis.words)
         marked = {name: {sentence[h.start] for h in hits[name] if not self._denied(analysis, h)} for name in _MARKERS}
         found: list[tuple[int, PhraseHit]] = []
+        marked["denied"] = set()  # sentences that deny self-harm ("har inga tankar på att skada sig")
         for h in hits["phrases"]:
             if not self._negated(analysis, h):
                 found.append((self._phrase_concept[h.key], h))
+            elif self._denies_self_harm(analysis, h):
+                marked["denied"].add(sentence[h.start])
         found += self._pairs(analysis, hits["pairs"], sentence)
         deaths = [(h.start, h.end) for h in hits["bereavement"]]
         kin = [h.end for h in hits["relatives"]]
@@ -131,6 +136,13 @@ class Concepts:
         if same_clause and analysis.alts[after] & self._negations:
             return True
         return self._negated(analysis, hit)
+
+    def _denies_self_harm(self, analysis: Analysis, hit: PhraseHit) -> bool:
+        """A self-harm phrase with a negation at most DENY_REACH words before it ("inga tankar på att skada sig")."""
+        if self.urgency.concepts[self._phrase_concept[hit.key]].danger != "self-harm":
+            return False
+        before = range(max(0, hit.start - DENY_REACH), hit.start)
+        return any(analysis.alts[p] & self._negations and analysis.clause[p] == analysis.clause[hit.start] for p in before)
 
     def _negated(self, analysis: Analysis, hit: PhraseHit, skip: PhraseHit | None = None) -> bool:
         """True when a negation stands earlier in the hit's clause (outside `skip`)."""

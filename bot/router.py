@@ -66,13 +66,15 @@ SEM_WINDOW = 0.04  # topics within this cosine of the nearest get a share of SEM
 SEM_SAME = 0.97  # cosine to one example phrasing that makes its topic the answer (near-identical wording)
 SEM_ACCEPT = 0.885  # cosine to a topic's phrasings at which meaning alone answers
 SEM_OFF_MARGIN = 0.025  # ... provided the message is this much nearer a topic than any off-topic example
+SEM_ACCEPT_EN = 0.855  # SEM_ACCEPT for an English message (cross-language cosines run lower) ...
+SEM_OFF_MARGIN_EN = 0.01  # ... and its SEM_OFF_MARGIN
 SEM_OFF_NO_CHILD = 0.04  # ... or this much when the message names no child (see `_declines`)
 SEM_OFF_BELOW = 0.0  # nearer an off-topic example than any topic: off-topic unless the words are strong
 SEM_FAR = 0.86  # this far from every topic: off-topic unless the words are strong
 WORDS_OVERRIDE = 4.5  # word evidence that answers even when the meaning looks off-topic
 SEM_ACUTE = 0.25  # risk model score (-1 calm .. +1 acute, see semantic.fit_risk) that makes a message acute
 SEM_POSSIBLE = 0.05  # risk score that makes it possibly acute
-SEM_VETO = -0.5  # a risk score this calm turns an acute word signal into a possible one ...
+SEM_VETO = -0.6  # a risk score this calm turns an acute word signal into a possible one ...
 VETO_WORDS = 8  # ... in a message of at least this many words (a short one is too little to read)
 SENTENCE_DOUBT = 0.35  # one sentence alone must read this much more acute than a whole message
 LONG_SENTENCES = 3  # from this many sentences each is also encoded on its own (see `_encode`)
@@ -257,7 +259,7 @@ class Router:
             best = max(ranked[0][1] if ranked else 0.0, DECLINE_BELOW)
             ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
         elif risk.level is not Risk.ACUTE and self._declines(
-            lexical, hits, semantic, vectors, about_child=self._about_a_child(content)
+            lexical, hits, semantic, vectors, about_child=self._about_a_child(content), english=base["language"] == "en"
         ):
             return self._not_answered(content, risk, base)
         return self._answer(ranked, hits, risk, forced, chosen, office, base)
@@ -338,7 +340,8 @@ class Router:
         return dict(scores)
 
     def _declines(self, lexical: dict[str, float], hits: dict[str, list[PhraseHit]],
-                  semantic: dict[str, float], vectors: np.ndarray | None, *, about_child: bool = True) -> bool:
+                  semantic: dict[str, float], vectors: np.ndarray | None, *, about_child: bool = True,
+                  english: bool = False) -> bool:
         """True when the evidence is too weak, or the message is off-topic, to answer.
 
         Meaning decides first when it is clear: near a topic's phrasings (and nearer
@@ -346,14 +349,17 @@ class Router:
         declines unless the words are strong. A message that names no child (a
         general question, or the writer's own matter) and is not clearly nearer a
         topic than the off-topic examples (SEM_OFF_NO_CHILD) needs one strong
-        keyword. Otherwise the words decide.
+        keyword. Otherwise the words decide. An English message is compared with
+        mostly Swedish wordings, so its cosines run lower: it answers on meaning
+        from SEM_ACCEPT_EN and SEM_OFF_MARGIN_EN (its words rarely help).
         """
         best = max(lexical.values(), default=0.0)
         if semantic and vectors is not None and self.semantic is not None:
             top = max(semantic.values())
             margin = top - self.semantic.offtopic_similarity(vectors[0])
-            needed = SEM_OFF_MARGIN if about_child else max(SEM_OFF_MARGIN, SEM_OFF_NO_CHILD)
-            if top >= SEM_ACCEPT and margin >= needed:
+            accept, needed = (SEM_ACCEPT_EN, SEM_OFF_MARGIN_EN) if english else (SEM_ACCEPT, SEM_OFF_MARGIN)
+            needed = needed if about_child else max(needed, SEM_OFF_NO_CHILD)
+            if top >= accept and margin >= needed:
                 return False
             if margin < SEM_OFF_BELOW or top < SEM_FAR:
                 return best < WORDS_OVERRIDE
@@ -383,7 +389,7 @@ class Router:
         # Assessed as low: still possible. Past and handled: possible only if it also reads acute.
         weakened = [h for h in found if h.weakened == "assessed" or (h.weakened == "past" and margin >= SEM_POSSIBLE)]
         if index == 0:  # the whole message reads acute: a calm marker anywhere in it counts
-            calm = general or bool(marked["bereavement"] or marked["past"] or marked["assessed"])
+            calm = general or bool(marked["bereavement"] or marked["past"] or marked["assessed"] or marked["denied"])
         else:  # one sentence reads acute: only that sentence and the next can calm it
             calm = self._calm_sentence(self._sentence_parts(text)[index - 1:index + 1])
         if danger and margin >= SEM_ACUTE and not calm:
@@ -398,10 +404,10 @@ class Router:
         return _Risk(Risk.NONE, None, None)
 
     def _calm_sentence(self, parts: list[str]) -> bool:
-        """True when these sentences say it is past, assessed, grief or a general question."""
+        """True when these sentences say it is past, assessed, grief, denied or a general question."""
         _, marked = self.concepts.find(self.matcher.analyse(" ".join(parts)))
         general = marked["general"] and not marked["immediacy"]
-        return bool(general or marked["bereavement"] or marked["past"] or marked["assessed"])
+        return bool(general or marked["bereavement"] or marked["past"] or marked["assessed"] or marked["denied"])
 
     def _acute_topic(self, scores: dict[str, float], risk: _Risk) -> _Risk:
         """The topic an acute message is about: the likeliest one an emergency can be about.
