@@ -529,7 +529,7 @@ class Router:
 _TOPIC_OF_DANGER = {
     Danger.SELF_HARM: "sjalvmord-sjalvskada",
     Danger.VIOLENCE: "vald-overgrepp",
-    Danger.UNSAFE_HOME: "vald-overgrepp",
+    Danger.UNSAFE_HOME: "oro-hemmet",
 }
 # What a vague worry is most often about: offered first when Lotsen asks.
 _DEFAULT_CHOICES = ("psykisk-ohalsa", "oro-hemmet", "skolfranvaro", "npf", "kamrater-ensamhet")
