@@ -184,8 +184,8 @@ def test_a_topic_chosen_after_a_clarifying_question_leads_the_answer(router, kb)
 
 # name: (topic@1, urgent recall, urgent precision, off-topic decline floors; false-decline ceiling).
 # Every set was written blind; its first (blind) score is in the README. set_a..set_d were used to
-# find weaknesses since, so these floors guard what general rules have reached; so were set_e and
-# set_f after their blind score. set_g and set_h were scored once, blind, after the last routing
+# find weaknesses since, so these floors guard what general rules have reached; so were set_e to
+# set_h after their blind score. set_i and set_j were scored once, blind, after the last routing
 # change, and their floors are that score.
 # precision.yaml has no emergencies: it counts false alarms.
 QUALITY_FLOORS = {
@@ -198,8 +198,10 @@ QUALITY_FLOORS = {
     "set_d.yaml": (0.83, 0.95, 0.88, 0.83, 0.05),
     "set_e.yaml": (0.89, 0.90, 0.90, 0.62, 0.05),
     "set_f.yaml": (0.84, 0.90, 0.93, 0.88, 0.05),
-    "set_g.yaml": (0.84, 0.86, 0.90, 0.80, 0.03),
-    "set_h.yaml": (0.87, 0.94, 0.94, 0.88, 0.03),
+    "set_g.yaml": (0.86, 0.90, 0.90, 0.80, 0.03),
+    "set_h.yaml": (0.89, 0.94, 0.94, 0.88, 0.03),
+    "set_i.yaml": (0.86, 0.91, 0.96, 0.92, 0.03),
+    "set_j.yaml": (0.82, 0.91, 0.84, 0.78, 0.03),
     "precision.yaml": (0.87, 1.00, 0.00, 0.85, 0.05),
 }
 
