@@ -389,7 +389,7 @@ class Router:
         # Assessed as low: still possible. Past and handled: possible only if it also reads acute.
         weakened = [h for h in found if h.weakened == "assessed" or (h.weakened == "past" and margin >= SEM_POSSIBLE)]
         if index == 0:  # the whole message reads acute: a calm marker anywhere in it counts
-            calm = general or bool(marked["bereavement"] or marked["past"] or marked["assessed"] or marked["denied"])
+            calm = _says_calm(marked, general)
         else:  # one sentence reads acute: only that sentence and the next can calm it
             calm = self._calm_sentence(self._sentence_parts(text)[index - 1:index + 1])
         if danger and margin >= SEM_ACUTE and not calm:
@@ -406,8 +406,7 @@ class Router:
     def _calm_sentence(self, parts: list[str]) -> bool:
         """True when these sentences say it is past, assessed, grief, denied or a general question."""
         _, marked = self.concepts.find(self.matcher.analyse(" ".join(parts)))
-        general = marked["general"] and not marked["immediacy"]
-        return bool(general or marked["bereavement"] or marked["past"] or marked["assessed"] or marked["denied"])
+        return _says_calm(marked, bool(marked["general"]) and not marked["immediacy"])
 
     def _acute_topic(self, scores: dict[str, float], risk: _Risk) -> _Risk:
         """The topic an acute message is about: the likeliest one an emergency can be about.
@@ -533,6 +532,11 @@ _TOPIC_OF_DANGER = {
 }
 # What a vague worry is most often about: offered first when Lotsen asks.
 _DEFAULT_CHOICES = ("psykisk-ohalsa", "oro-hemmet", "skolfranvaro", "npf", "kamrater-ensamhet")
+
+
+def _says_calm(marked: dict[str, set[int]], general: bool) -> bool:
+    """True when the marked text is a general question, or says the danger is past, assessed, grief or denied."""
+    return general or bool(marked["bereavement"] or marked["past"] or marked["assessed"] or marked["denied"])
 
 
 def _confidence(raw: float) -> float:
