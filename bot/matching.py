@@ -265,7 +265,9 @@ class Matcher:
             if tail in self._folded_words or any(
                 tail.endswith(end) and tail[: len(tail) - len(end)] in self._folded_stems for end in INFLECTIONS
             ):
-                parts |= self._known_folded(tail)
+                # Short stems are function words ("inga" → "ing"), never the head of a compound:
+                # "tvillingarna" holds no negation.
+                parts |= {p for p in self._known_folded(tail) if len(p) >= MIN_SUFFIX}
                 break
         return parts
 

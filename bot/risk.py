@@ -12,7 +12,10 @@ the sentence it stands in and why it may not be acute now:
   same or the next sentence, makes it a possible risk only;
 - in the same sentence, a word saying it is past and handled makes it a
   possible risk only, and a general question about routines removes it —
-  unless that sentence also says it is happening now (immediacy words).
+  unless that sentence also says it is happening now (immediacy words);
+- a past marker right after "sedan" ("sedan förra veckan") says how long it
+  has gone on, not that it is over; an immediacy word right next to a word of
+  telling ("berättade idag att …") dates the telling, not what was told.
 
 Pure and synchronous, like the rest of the routing core; `bot.router`
 combines these findings with the sentence encoder's judgement.
@@ -27,7 +30,9 @@ from bot.schema import Urgency
 
 GRIEF_REACH = 4  # words between a death ("tog sitt liv", "efter självmordet") and the acute word it explains
 DENY_REACH = 3  # a negation this close before a self-harm phrase denies it ("never had thoughts of hurting")
-_MARKERS = ("past", "assessed", "bereavement", "general", "immediacy")
+# "now" is "immediacy" without the words that date a telling: only it overrides past and general.
+_MARKERS = ("past", "assessed", "bereavement", "general", "immediacy", "now")
+NEXT_TO_REACH = 2  # "sedan förra veckan", "told me today": positions from the word to the marker
 RELATIVE_REACH = 1  # words between a relative and the self-harm word that is about them
 
 
@@ -54,6 +59,8 @@ class Concepts:
             "general": [phrase_stems(p) for p in urgency.general_markers],
             "immediacy": [phrase_stems(p) for p in urgency.immediacy],
             "relatives": [phrase_stems(p) for p in urgency.relatives],
+            "ongoing": [phrase_stems(p) for p in urgency.ongoing],
+            "telling": [phrase_stems(p) for p in urgency.telling],
         }
         self._phrase_concept: list[int] = []
         phrases: list[tuple[str, ...]] = []
@@ -80,6 +87,8 @@ class Concepts:
         self-harm phrase with a negation just before it is no hit; its sentence is "denied".
         """
         hits = self.lexicon.find(analysis)
+        hits["past"] = _not_next_to(hits["past"], hits["ongoing"], analysis, after=True)
+        hits["now"] = _not_next_to(hits["immediacy"], hits["telling"], analysis, after=False)
         sentence = analysis.sentence or [0] * len(analysis.words)
         marked = {name: {sentence[h.start] for h in hits[name] if not self._denied(analysis, h)} for name in _MARKERS}
         found: list[tuple[int, PhraseHit]] = []
@@ -158,9 +167,22 @@ class Concepts:
     @staticmethod
     def _weakened(s: int, marked: dict[str, set[int]]) -> str | None:
         """Why a concept in sentence `s` is not acute as it stands (unless the sentence says it is now)."""
-        if s in marked["immediacy"]:
+        if s in marked["now"]:
             return None
         for kind in ("general", "past"):
             if s in marked[kind]:
                 return kind
         return None
+
+
+def _not_next_to(markers: list[PhraseHit], words: list[PhraseHit], analysis: Analysis, *, after: bool) -> list[PhraseHit]:
+    """The markers that do not stand just after one of `words` (or, unless `after`, just before one either).
+
+    "Just" is at most NEXT_TO_REACH positions on, in the same clause ("told me today").
+    """
+    def touches(m: PhraseHit, w: PhraseHit) -> bool:
+        if analysis.clause[m.start] != analysis.clause[w.start]:
+            return False
+        return 0 < m.start - w.end <= NEXT_TO_REACH or (not after and 0 < w.start - m.end <= NEXT_TO_REACH)
+
+    return [m for m in markers if not any(touches(m, w) for w in words)]

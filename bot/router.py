@@ -154,7 +154,8 @@ class Router:
         u = kb.urgency
         for c in u.concepts:
             texts += [*c.phrases, *(w for pair in c.pairs for side in pair for w in side)]
-        texts += [*u.negations, *u.past, *u.assessed, *u.bereavement, *u.general_markers, *u.immediacy]
+        texts += [*u.negations, *u.past, *u.assessed, *u.bereavement, *u.general_markers, *u.immediacy,
+                  *u.ongoing, *u.telling]
         return {w for text in texts for w in words(text) if w != BREAK}
 
     def _build_matcher(self) -> Matcher:

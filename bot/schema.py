@@ -154,6 +154,8 @@ class Urgency(_Strict):
     general_markers: tuple[str, ...] = Field(min_length=1)  # a question about routines, not a child
     relatives: tuple[str, ...] = ()  # a relative right before a self-harm word: it is about them, not the child
     immediacy: tuple[str, ...] = Field(min_length=1)  # it is happening now: overrides past and general
+    ongoing: tuple[str, ...] = ()  # right before a past marker it makes a duration ("sedan förra veckan")
+    telling: tuple[str, ...] = ()  # right next to an immediacy word it dates the telling ("berättade idag")
     office_hours: str = Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
     emergency_text: str = Field(min_length=10)
 

@@ -38,6 +38,9 @@ def route(router, text, kommun="flen"):
         ("Hon säger att hon inte vågar gå hem ikväll", Danger.UNSAFE_HOME),
         ("A girl in year 8 told me she wants to kill herself tonight", Danger.SELF_HARM),
         ("Förskolan har stängt, ingen har hämtat fyraåringen och vi når varken mamma eller pappa", Danger.UNSAFE_HOME),
+        ("My pupil says daddy kicked her this morning and she has a bruise on her cheek", Danger.VIOLENCE),
+        ("Tvillingarna säger att pappa inte har varit hemma sedan i torsdags och att de är själva", Danger.UNSAFE_HOME),
+        ("Han har tagit några piller och nu sluddrar han och kräks i korridoren", Danger.UNSAFE_HOME),
     ],
 )
 def test_a_child_at_risk_now_is_acute_with_the_kind_of_danger(router, text, danger):
@@ -67,6 +70,22 @@ def test_a_risk_assessed_as_low_is_possible_not_acute(router):
 )
 def test_negated_past_general_joking_and_relatives_risks_are_not_acute(router, text):
     assert route(router, text).risk is not Risk.ACUTE
+
+
+def test_since_makes_a_past_word_a_duration_and_a_telling_today_dates_only_the_telling(router):
+    # "sedan förra veckan": still going on, so not calmed as past
+    ongoing = route(router, "Hon säger att hon inte vågar gå hem, det har varit så sedan förra veckan")
+    assert ongoing.risk is Risk.ACUTE
+    # "berättade idag" about something years ago: the event is past, only the telling is today
+    told = route(router, "Han berättade idag att pappa slog honom när han var liten, för sex år sedan")
+    assert told.risk is not Risk.ACUTE
+
+
+def test_a_child_thrown_out_of_home_is_about_the_home_and_a_gang_threat_about_crime(router):
+    home = route(router, "Hon blev utkastad hemifrån i går och har sovit i trapphuset, hon har ingenstans att sova")
+    assert home.risk is Risk.ACUTE and home.topics[0].id == "oro-hemmet"
+    gang = route(router, "Äldre killar säger att han är skyldig dem pengar och hotar att hämta honom efter skolan")
+    assert gang.risk is Risk.ACUTE and gang.topics[0].id == "kriminalitet"
 
 
 def test_an_acute_message_gets_the_topic_it_is_about(router):
