@@ -45,7 +45,9 @@ _STEMMER = snowballstemmer.stemmer("swedish")
 _UNSTEMMED = frozenset({"valdigt", "valdig", "valdiga", "valdans", "valdigare"})
 # A pupil quoted in the first person ("jag har skurit mig") says what a teacher
 # reports in the third ("hon har skurit sig"): reflexive pronouns are one word.
-_REFLEXIVE = frozenset({"mig", "dig", "sig"})
+# "mig" and "sig" are one word for matching ("jag skär mig" is "skär sig"); "dig" is not:
+# "jag ska döda dig" is a threat or a game, never a child speaking of itself.
+_REFLEXIVE = frozenset({"mig", "sig"})
 
 
 _SWEDISH = frozenset("åäö")

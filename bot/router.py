@@ -389,10 +389,7 @@ class Router:
             return now
         # Assessed as low: still possible. Past and handled: possible only if it also reads acute.
         weakened = [h for h in found if h.weakened == "assessed" or (h.weakened == "past" and margin >= SEM_POSSIBLE)]
-        if index == 0:  # the whole message reads acute: a calm marker anywhere in it counts
-            calm = _says_calm(marked, general)
-        else:  # one sentence reads acute: only that sentence and the next can calm it
-            calm = self._calm_sentence(self._sentence_parts(text)[index - 1:index + 1])
+        calm = self._calm_reading(text, marked, general, vectors, index)
         if danger and margin >= SEM_ACUTE and not calm:
             # Meaning alone makes it acute only for a message about a child (not "tack!" or a printer).
             d = Danger(danger)
@@ -403,6 +400,20 @@ class Router:
             d = Danger(danger)
             return _Risk(Risk.POSSIBLE, d, _TOPIC_OF_DANGER[d])
         return _Risk(Risk.NONE, None, None)
+
+    def _calm_reading(self, text: str, marked: dict[str, set[int]], general: bool,
+                      vectors: np.ndarray | None, index: int) -> bool:
+        """Whether the part that reads most acute says it is past, assessed, grief, denied or general.
+
+        For a short message that is the whole message. In a long one it is the most acute
+        sentence and the next: "i höstas blev det bättre" early on does not calm what happens today.
+        """
+        parts = self._sentence_parts(text)
+        if index == 0 and (vectors is None or not parts):
+            return _says_calm(marked, general)
+        if index == 0:
+            index = 1 + int(np.argmax([self.semantic.risk(q) for q in vectors[1:]])) if self.semantic else 1
+        return self._calm_sentence(parts[index - 1:index + 1])
 
     def _calm_sentence(self, parts: list[str]) -> bool:
         """True when these sentences say it is past, assessed, grief, denied or a general question."""
