@@ -393,13 +393,22 @@ class Router:
         if danger and margin >= SEM_ACUTE and not calm:
             # Meaning alone makes it acute only for a message about a child (not "tack!" or a printer).
             d = Danger(danger)
-            return _Risk(Risk.ACUTE if self._about_a_child(content) else Risk.POSSIBLE, d, _TOPIC_OF_DANGER[d])
+            level = Risk.ACUTE if self._about_a_child(content) else Risk.POSSIBLE
+            return _Risk(level, d, self._topic_of_danger(d, vectors))
         if weakened:
             return self._concept_risk(weakened[0], Risk.POSSIBLE)
         if danger and margin >= SEM_POSSIBLE and not calm:
             d = Danger(danger)
-            return _Risk(Risk.POSSIBLE, d, _TOPIC_OF_DANGER[d])
+            return _Risk(Risk.POSSIBLE, d, self._topic_of_danger(d, vectors))
         return _Risk(Risk.NONE, None, None)
+
+    def _topic_of_danger(self, danger: Danger, vectors: np.ndarray | None) -> str | None:
+        """The topic a danger read from meaning is about: of the topics whose `emergency` it is, the nearest."""
+        topics = [t.id for t in self.kb.topics.values() if t.emergency == danger]
+        if vectors is None or self.semantic is None or len(topics) < 2:
+            return topics[0] if topics else None
+        near = self.semantic.topic_similarity(vectors[0])
+        return max(topics, key=lambda t: near.get(t, -1.0))
 
     def _calm_reading(self, text: str, marked: dict[str, set[int]], general: bool,
                       vectors: np.ndarray | None, index: int) -> bool:
@@ -537,11 +546,6 @@ class Router:
         return tuple(self.kb.materials[m] for m in dict.fromkeys(ids) if m in self.kb.materials)[:5]
 
 
-_TOPIC_OF_DANGER = {
-    Danger.SELF_HARM: "sjalvmord-sjalvskada",
-    Danger.VIOLENCE: "vald-overgrepp",
-    Danger.UNSAFE_HOME: "oro-hemmet",
-}
 # What a vague worry is most often about: offered first when Lotsen asks.
 _DEFAULT_CHOICES = ("psykisk-ohalsa", "oro-hemmet", "skolfranvaro", "npf", "kamrater-ensamhet")
 
