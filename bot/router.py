@@ -58,11 +58,15 @@ TIE_RATIO = 0.85  # a second topic this close to the first asks to clarify
 KEEP_RATIO = 0.45  # topics listed besides the first
 MAX_TOPICS = 3
 SIGNAL_BOOST = 1.0  # an acute topic is put this far ahead of the next
-ACUTE_TOPIC_BONUS = 3.0  # evidence added to the acute signal's own topic when choosing an acute message's topic
+# Evidence added to the acute signal's own topic when choosing an acute message's topic:
+ACUTE_TOPIC_BONUS = 3.0  # ... a signal read from meaning
+CONCEPT_TOPIC_BONUS = 6.0  # ... a concept of knowledge/urgency.yaml (word families written per topic)
 
 # Fusion of the sentence encoder with the word scores (see `_fuse`).
-SEM_WEIGHT = 3.0  # score added to the topic nearest in meaning
+SEM_WEIGHT = 2.5  # score added to the topic whose phrasings are nearest in meaning
 SEM_WINDOW = 0.04  # topics within this cosine of the nearest get a share of SEM_WEIGHT
+MODEL_WEIGHT = 2.5  # score added to the topic the topic model (semantic.fit_classes) puts first
+MODEL_WINDOW = 0.4  # topics within this much of its first get a share of MODEL_WEIGHT
 SEM_SAME = 0.97  # cosine to one example phrasing that makes its topic the answer (near-identical wording)
 SEM_ACCEPT = 0.885  # cosine to a topic's phrasings at which meaning alone answers
 SEM_OFF_MARGIN = 0.025  # ... provided the message is this much nearer a topic than any off-topic example
@@ -112,6 +116,7 @@ class _Risk:
     level: Risk
     danger: Danger | None
     topic: str | None
+    from_concept: bool = False  # the signal is a concept of urgency.yaml, not meaning alone
 
 
 class Router:
@@ -245,7 +250,8 @@ class Router:
         vectors = self._encode(text)
         lexical = self.lexical.score(analysis, hits["keywords"])
         semantic = self.semantic.topic_similarity(vectors[0]) if vectors is not None and self.semantic else {}
-        scores = self._fuse(lexical, semantic)
+        modelled = self.semantic.topic_scores(vectors[0]) if vectors is not None and self.semantic else {}
+        scores = self._fuse(lexical, semantic, modelled)
         risk = self._risk(text, analysis, lexical, vectors)
         forced = topic if topic in self.kb.topics else None
         if not forced and risk.level is Risk.NONE and self._vague_worry(content):
@@ -329,15 +335,16 @@ class Router:
         topic, sim = self.semantic.nearest_phrasing(vectors[0])
         return topic if sim >= SEM_SAME else None
 
-    def _fuse(self, lexical: dict[str, float], semantic: dict[str, float]) -> dict[str, float]:
-        """Word scores plus a share of SEM_WEIGHT for the topics nearest in meaning."""
+    def _fuse(self, lexical: dict[str, float], semantic: dict[str, float],
+              modelled: dict[str, float]) -> dict[str, float]:
+        """Word scores plus shares for the topics nearest in meaning: by phrasings, and by the topic model."""
         scores: dict[str, float] = defaultdict(float, lexical)
-        if semantic:
-            top = max(semantic.values())
-            for tid, sim in semantic.items():
-                share = (sim - (top - SEM_WINDOW)) / SEM_WINDOW
+        for near, weight, window in ((semantic, SEM_WEIGHT, SEM_WINDOW), (modelled, MODEL_WEIGHT, MODEL_WINDOW)):
+            top = max(near.values(), default=0.0)
+            for tid, value in near.items():
+                share = (value - (top - window)) / window
                 if share > 0:
-                    scores[tid] += SEM_WEIGHT * share
+                    scores[tid] += weight * share
         return dict(scores)
 
     def _declines(self, lexical: dict[str, float], hits: dict[str, list[PhraseHit]],
@@ -417,11 +424,11 @@ class Router:
         For a short message that is the whole message. In a long one it is the most acute
         sentence and the next: "i höstas blev det bättre" early on does not calm what happens today.
         """
-        parts = self._sentence_parts(text)
-        if index == 0 and (vectors is None or not parts):
-            return _says_calm(marked, general)
+        parts, semantic = self._sentence_parts(text), self.semantic
         if index == 0:
-            index = 1 + int(np.argmax([self.semantic.risk(q) for q in vectors[1:]])) if self.semantic else 1
+            if vectors is None or semantic is None or not parts:
+                return _says_calm(marked, general)
+            index = 1 + int(np.argmax([semantic.risk(q) for q in vectors[1:]]))
         return self._calm_sentence(parts[index - 1:index + 1])
 
     def _calm_sentence(self, parts: list[str]) -> bool:
@@ -432,11 +439,12 @@ class Router:
     def _acute_topic(self, scores: dict[str, float], risk: _Risk) -> _Risk:
         """The topic an acute message is about: the likeliest one an emergency can be about.
 
-        The risk's own topic (from the concept or the exemplars) gets ACUTE_TOPIC_BONUS;
+        The risk's own topic gets CONCEPT_TOPIC_BONUS when a concept found it, else ACUTE_TOPIC_BONUS;
         when another self-harm or violence topic wins, its danger decides the emergency route.
         """
         def score(tid: str) -> float:
-            return scores.get(tid, 0.0) + (ACUTE_TOPIC_BONUS if tid == risk.topic else 0.0)
+            bonus = CONCEPT_TOPIC_BONUS if risk.from_concept else ACUTE_TOPIC_BONUS
+            return scores.get(tid, 0.0) + (bonus if tid == risk.topic else 0.0)
 
         candidates = [t.id for t in self.kb.topics.values() if t.emergency]
         best = max(candidates, key=lambda t: (score(t), t == risk.topic), default=risk.topic)
@@ -448,17 +456,16 @@ class Router:
 
     def _concept_risk(self, hit: ConceptHit, level: Risk) -> _Risk:
         concept = self.kb.urgency.concepts[hit.concept]
-        return _Risk(level, Danger(concept.danger), concept.topic)
+        return _Risk(level, Danger(concept.danger), concept.topic, from_concept=True)
 
     def _urgent_now(self, lexical: dict[str, float], marked: dict[str, set[int]], general: bool) -> _Risk | None:
         """A message mainly about an urgent topic that says it is happening now ("idag", "just nu")."""
         calm = marked["bereavement"] or marked["past"] or marked["assessed"]
         if general or calm or not marked["immediacy"] or not lexical:
             return None
-        top = max(lexical, key=lambda t: lexical[t])
-        if self.kb.topics[top].urgent and lexical[top] >= NOW_NEEDS:
-            danger = Danger.SELF_HARM if top == "sjalvmord-sjalvskada" else Danger.VIOLENCE
-            return _Risk(Risk.ACUTE, danger, top)
+        top = self.kb.topics[max(lexical, key=lambda t: lexical[t])]
+        if top.urgent and lexical[top.id] >= NOW_NEEDS:
+            return _Risk(Risk.ACUTE, Danger(top.emergency) if top.emergency else Danger.VIOLENCE, top.id)
         return None
 
     def _semantic_risk(self, vectors: np.ndarray | None) -> tuple[str | None, float, int]:

@@ -61,6 +61,7 @@ ENGINE_THREADS = 2  # this project's machines have two cores
 # threads that never sleep (ACTIVE) burn both cores while the bot is idle.
 ENGINE_SPIN = 100_000
 RISK_RIDGE = 1.0  # regularisation of the risk model (`fit_risk`)
+CLASS_RIDGE = 1.0  # regularisation of the topic and danger models (`fit_classes`)
 
 _HEADER = struct.Struct("<II")  # rows, dim of the float32 matrix that follows
 _ERROR_ROWS = 0xFFFFFFFF
@@ -247,6 +248,9 @@ class SemanticIndex:
             d: np.vstack([vectors, *(topics[t] for t, td in dangers.items() if td == d and t in topics)])
             for d, vectors in acute.items()
         }
+        self._topic_weights = fit_classes(self._topic_vectors)
+        self._danger_names = list(self._dangers)
+        self._danger_weights = fit_classes([self._dangers[d] for d in self._danger_names])
         self._risk_weights = fit_risk(
             np.vstack([np.zeros((0, DIM), np.float32), *acute.values()]),
             np.vstack([calm, offtopic, *(topics[t] for t in calm_topics if t in topics)]),
@@ -298,6 +302,11 @@ class SemanticIndex:
             out[tid] = float(np.partition(sims, -k)[-k:].mean())
         return out
 
+    def topic_scores(self, q: np.ndarray) -> dict[str, float]:
+        """Per topic: the topic model's output (see `fit_classes`), about +1 for its own phrasings."""
+        out = np.r_[q, np.float32(1.0)] @ self._topic_weights
+        return {tid: float(out[i]) for i, tid in enumerate(self.topic_ids)}
+
     def nearest_phrasing(self, q: np.ndarray) -> tuple[str | None, float]:
         """The topic of the single phrasing nearest to the message, and its cosine."""
         best: tuple[str | None, float] = (None, -1.0)
@@ -313,10 +322,13 @@ class SemanticIndex:
         return float((self._offtopic @ q).max()) if len(self._offtopic) else 0.0
 
     def danger(self, q: np.ndarray) -> str | None:
-        """The danger the message speaks of: the one whose exemplars and topic phrasings are nearest."""
-        if not self._dangers:
+        """The danger the message speaks of, by the danger model (see `fit_classes`).
+
+        Each danger's class is its acute exemplars and the phrasings of the topics about it.
+        """
+        if not self._danger_names:
             return None
-        return max(self._dangers, key=lambda d: _top_mean(self._dangers[d] @ q, 3))
+        return self._danger_names[int(np.argmax(np.r_[q, np.float32(1.0)] @ self._danger_weights))]
 
     def risk(self, q: np.ndarray) -> float:
         """How acute the message reads: the risk model's output (see `fit_risk`).
@@ -342,6 +354,27 @@ def fit_risk(acute: np.ndarray, calm: np.ndarray, ridge: float = RISK_RIDGE) -> 
     weight = np.r_[np.full(len(acute), len(calm) / len(acute)), np.ones(len(calm))]
     gram = x.T @ (x * weight[:, None]) + ridge * np.eye(x.shape[1])
     return np.linalg.solve(gram, x.T @ (weight * y)).astype(np.float32)
+
+
+def fit_classes(groups: Sequence[np.ndarray], ridge: float = CLASS_RIDGE) -> np.ndarray:
+    """A linear one-versus-rest model over sentence vectors: (DIM + 1) × len(groups).
+
+    Ridge regression of every vector onto +1 for its own group and -1 for the
+    others, in closed form. Where the nearest examples follow the wording of a
+    few of them, this learns the directions of meaning that set a group (a
+    topic, a danger) apart from its neighbours across all of them.
+    """
+    rows = [v for v in groups if len(v)]
+    if not rows:
+        return np.zeros((DIM + 1, len(groups)), np.float32)
+    x = np.hstack([np.vstack(rows).astype(np.float64), np.ones((sum(len(v) for v in rows), 1))])
+    y = -np.ones((len(x), len(groups)))
+    start = 0
+    for g, vectors in enumerate(groups):
+        y[start : start + len(vectors), g] = 1.0
+        start += len(vectors)
+    gram = x.T @ x + ridge * np.eye(x.shape[1])
+    return np.linalg.solve(gram, x.T @ y).astype(np.float32)
 
 
 def _top_mean(sims: np.ndarray, k: int) -> float:
