@@ -390,7 +390,9 @@ class Router:
             # Words say acute; only a message long enough to read, and clearly calm, is demoted.
             long_enough = len(content) >= VETO_WORDS
             calm_reading = vectors is not None and margin < SEM_VETO and long_enough
-            return self._concept_risk(acute[0], Risk.POSSIBLE if calm_reading else Risk.ACUTE)
+            # Of several concepts, the first whose danger the message's meaning also reads.
+            hit = next((h for h in acute if self.kb.urgency.concepts[h.concept].danger == danger), acute[0])
+            return self._concept_risk(hit, Risk.POSSIBLE if calm_reading else Risk.ACUTE)
         now = self._urgent_now(lexical, marked, general)
         if now:
             return now
