@@ -81,6 +81,13 @@ def test_since_makes_a_past_word_a_duration_and_a_telling_today_dates_only_the_t
     assert told.risk is not Risk.ACUTE
 
 
+def test_a_risk_assessed_as_high_stays_acute_and_a_game_threat_is_a_peer_matter(router):
+    high = route(router, "Kuratorn har bedömt risken som hög, hon har en plan för att ta sitt liv i kväll")
+    assert high.risk is Risk.ACUTE
+    game = route(router, "Två killar bråkade om fotbollen och den ena skrek 'jag ska döda dig', nu är de sams igen")
+    assert game.risk is not Risk.ACUTE and game.topics[0].id == "kamrater-ensamhet"
+
+
 def test_a_child_thrown_out_of_home_is_about_the_home_and_a_gang_threat_about_crime(router):
     home = route(router, "Hon blev utkastad hemifrån i går och har sovit i trapphuset, hon har ingenstans att sova")
     assert home.risk is Risk.ACUTE and home.topics[0].id == "oro-hemmet"
