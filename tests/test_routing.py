@@ -183,10 +183,10 @@ def test_a_topic_chosen_after_a_clarifying_question_leads_the_answer(router, kb)
 
 
 # name: (topic@1, urgent recall, urgent precision, off-topic decline floors; false-decline ceiling).
-# Every set was written blind; its first (blind) score is in the README. set_a..set_d were used to
-# find weaknesses since, so these floors guard what general rules have reached; so were set_e to
-# set_h after their blind score. set_i and set_j were scored once, blind, after the last routing
-# change, and their floors are that score.
+# Every set was written blind; its first (blind) score is in the README. set_a..set_p were used to
+# find weaknesses after their blind score, so these floors guard what general rules have reached
+# (a case or two below the figures now). set_q and set_r were scored once, blind, after the last
+# routing change of 0.4, and their floors sit just below that score.
 # precision.yaml has no emergencies: it counts false alarms.
 QUALITY_FLOORS = {
     "holdout.yaml": (0.95, 0.93, 0.93, 0.93, 0.02),
