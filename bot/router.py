@@ -252,7 +252,7 @@ class Router:
         semantic = self.semantic.topic_similarity(vectors[0]) if vectors is not None and self.semantic else {}
         modelled = self.semantic.topic_scores(vectors[0]) if vectors is not None and self.semantic else {}
         scores = self._fuse(lexical, semantic, modelled)
-        risk = self._risk(text, analysis, lexical, vectors)
+        risk = self._risk(text, analysis, lexical, vectors, semantic)
         forced = topic if topic in self.kb.topics else None
         if not forced and risk.level is Risk.NONE and self._vague_worry(content):
             return self._clarify_vague(semantic, base)
@@ -378,14 +378,14 @@ class Router:
         return best < DECLINE_BELOW
 
     def _risk(self, text: str, analysis: Analysis, lexical: dict[str, float],
-              vectors: np.ndarray | None) -> _Risk:
+              vectors: np.ndarray | None, near: dict[str, float]) -> _Risk:
         """Acute, possible or none, from the acute concepts and the risk exemplars."""
         found, marked = self.concepts.find(analysis)
         content = [w for w in analysis.words if w != BREAK]
         n_sentences = (max(analysis.sentence) + 1) if analysis.sentence else 1
         general = bool(marked["general"]) and not marked["immediacy"] and n_sentences <= GENERAL_SENTENCES
         acute = [h for h in found if h.weakened is None and not general]
-        danger, margin, index = self._semantic_risk(vectors)
+        danger, margin, focus = self._semantic_risk(vectors)
         if acute:
             # Words say acute; only a message long enough to read, and clearly calm, is demoted.
             long_enough = len(content) >= VETO_WORDS
@@ -398,40 +398,23 @@ class Router:
             return now
         # Assessed as low: still possible. Past and handled: possible only if it also reads acute.
         weakened = [h for h in found if h.weakened == "assessed" or (h.weakened == "past" and margin >= SEM_POSSIBLE)]
-        calm = self._calm_reading(text, marked, general, vectors, index)
+        calm = self._calm_sentence(self._sentence_parts(text)[focus - 1:focus + 1]) if focus else _says_calm(marked, general)
         if danger and margin >= SEM_ACUTE and not calm:
             # Meaning alone makes it acute only for a message about a child (not "tack!" or a printer).
             d = Danger(danger)
             level = Risk.ACUTE if self._about_a_child(content) else Risk.POSSIBLE
-            return _Risk(level, d, self._topic_of_danger(d, vectors))
+            return _Risk(level, d, self._topic_of_danger(d, near))
         if weakened:
             return self._concept_risk(weakened[0], Risk.POSSIBLE)
         if danger and margin >= SEM_POSSIBLE and not calm:
             d = Danger(danger)
-            return _Risk(Risk.POSSIBLE, d, self._topic_of_danger(d, vectors))
+            return _Risk(Risk.POSSIBLE, d, self._topic_of_danger(d, near))
         return _Risk(Risk.NONE, None, None)
 
-    def _topic_of_danger(self, danger: Danger, vectors: np.ndarray | None) -> str | None:
+    def _topic_of_danger(self, danger: Danger, near: dict[str, float]) -> str | None:
         """The topic a danger read from meaning is about: of the topics whose `emergency` it is, the nearest."""
         topics = [t.id for t in self.kb.topics.values() if t.emergency == danger]
-        if vectors is None or self.semantic is None or len(topics) < 2:
-            return topics[0] if topics else None
-        near = self.semantic.topic_similarity(vectors[0])
-        return max(topics, key=lambda t: near.get(t, -1.0))
-
-    def _calm_reading(self, text: str, marked: dict[str, set[int]], general: bool,
-                      vectors: np.ndarray | None, index: int) -> bool:
-        """Whether the part that reads most acute says it is past, assessed, grief, denied or general.
-
-        For a short message that is the whole message. In a long one it is the most acute
-        sentence and the next: "i höstas blev det bättre" early on does not calm what happens today.
-        """
-        parts, semantic = self._sentence_parts(text), self.semantic
-        if index == 0:
-            if vectors is None or semantic is None or not parts:
-                return _says_calm(marked, general)
-            index = 1 + int(np.argmax([semantic.risk(q) for q in vectors[1:]]))
-        return self._calm_sentence(parts[index - 1:index + 1])
+        return max(topics, key=lambda t: near.get(t, -1.0), default=None)
 
     def _calm_sentence(self, parts: list[str]) -> bool:
         """True when these sentences say it is past, assessed, grief, denied or a general question."""
@@ -471,13 +454,18 @@ class Router:
         return None
 
     def _semantic_risk(self, vectors: np.ndarray | None) -> tuple[str | None, float, int]:
-        """The danger the message speaks of, and the risk score of the message (index 0) or of
-        its most acute sentence (index i ≥ 1, its score less SENTENCE_DOUBT), with that index."""
+        """The danger the message speaks of; the risk score of the message or of its most acute
+        sentence (less SENTENCE_DOUBT), whichever is higher; and that sentence's number (1-based;
+        0 when the message was not split into sentences).
+
+        Only that sentence and the next can calm a long message: "i höstas blev det bättre"
+        early on does not calm what happens today.
+        """
         if vectors is None or self.semantic is None:
             return None, -1.0, 0
         scores = [self.semantic.risk(q) - (SENTENCE_DOUBT if i else 0.0) for i, q in enumerate(vectors)]
-        index = int(np.argmax(scores))
-        return self.semantic.danger(vectors[0]), scores[index], index
+        focus = 1 + int(np.argmax(scores[1:])) if len(scores) > 1 else 0
+        return self.semantic.danger(vectors[0]), max(scores), focus
 
     def _small_talk_kind(self, content: list[str]) -> Kind:
         """Thanks, a greeting (also "hej, vad kan du?") or a plain decline."""

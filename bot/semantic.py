@@ -243,14 +243,13 @@ class SemanticIndex:
         self.topic_ids = list(topics)
         self._topic_vectors = [topics[t] for t in self.topic_ids]
         self._offtopic = offtopic
-        dangers = topic_dangers or {}
-        self._dangers = {  # each danger's acute exemplars and the phrasings of the topics about it
-            d: np.vstack([vectors, *(topics[t] for t, td in dangers.items() if td == d and t in topics)])
-            for d, vectors in acute.items()
-        }
+        about = topic_dangers or {}
+        self._danger_names = list(acute)
+        self._danger_weights = fit_classes([  # each danger: its acute exemplars and the phrasings of the topics about it
+            np.vstack([acute[d], *(topics[t] for t, td in about.items() if td == d and t in topics)])
+            for d in self._danger_names
+        ])
         self._topic_weights = fit_classes(self._topic_vectors)
-        self._danger_names = list(self._dangers)
-        self._danger_weights = fit_classes([self._dangers[d] for d in self._danger_names])
         self._risk_weights = fit_risk(
             np.vstack([np.zeros((0, DIM), np.float32), *acute.values()]),
             np.vstack([calm, offtopic, *(topics[t] for t in calm_topics if t in topics)]),
@@ -349,11 +348,9 @@ def fit_risk(acute: np.ndarray, calm: np.ndarray, ridge: float = RISK_RIDGE) -> 
     """
     if len(acute) == 0 or len(calm) == 0:
         return np.r_[np.zeros(DIM, np.float32), np.float32(-1.0)]
-    x = np.hstack([np.vstack([acute, calm]), np.ones((len(acute) + len(calm), 1), np.float32)]).astype(np.float64)
     y = np.r_[np.ones(len(acute)), -np.ones(len(calm))]
     weight = np.r_[np.full(len(acute), len(calm) / len(acute)), np.ones(len(calm))]
-    gram = x.T @ (x * weight[:, None]) + ridge * np.eye(x.shape[1])
-    return np.linalg.solve(gram, x.T @ (weight * y)).astype(np.float32)
+    return _ridge(np.vstack([acute, calm]), y, ridge, weight)
 
 
 def fit_classes(groups: Sequence[np.ndarray], ridge: float = CLASS_RIDGE) -> np.ndarray:
@@ -367,21 +364,21 @@ def fit_classes(groups: Sequence[np.ndarray], ridge: float = CLASS_RIDGE) -> np.
     rows = [v for v in groups if len(v)]
     if not rows:
         return np.zeros((DIM + 1, len(groups)), np.float32)
-    x = np.hstack([np.vstack(rows).astype(np.float64), np.ones((sum(len(v) for v in rows), 1))])
-    y = -np.ones((len(x), len(groups)))
+    y = -np.ones((sum(len(v) for v in rows), len(groups)))
     start = 0
     for g, vectors in enumerate(groups):
         y[start : start + len(vectors), g] = 1.0
         start += len(vectors)
-    gram = x.T @ x + ridge * np.eye(x.shape[1])
-    return np.linalg.solve(gram, x.T @ y).astype(np.float32)
+    return _ridge(np.vstack(rows), y, ridge)
 
 
-def _top_mean(sims: np.ndarray, k: int) -> float:
-    if len(sims) == 0:
-        return 0.0
-    k = min(k, len(sims))
-    return float(np.partition(sims, -k)[-k:].mean())
+def _ridge(x: np.ndarray, y: np.ndarray, ridge: float, weight: np.ndarray | None = None) -> np.ndarray:
+    """Weighted ridge regression of `y` on `x` with a bias column, in closed form: weights, then the bias."""
+    x = np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
+    w = np.ones(len(x)) if weight is None else weight
+    gram = x.T @ (x * w[:, None]) + ridge * np.eye(x.shape[1])
+    rhs = x.T @ (w[:, None] * y if y.ndim == 2 else w * y)
+    return np.linalg.solve(gram, rhs).astype(np.float32)
 
 
 _shared: Encoder | None = None
