@@ -137,6 +137,11 @@ def normalize(text: str) -> str:
 
 
 _DEFINITE_N = re.compile(r"[aouyåäö]n$")
+# Snowball takes the adjective ending "-lig" off, which leaves short stems that are other
+# words ("hemlig" -> "hem", "farlig" -> "far", "härlig" -> "här"). Stems this short keep it,
+# except where the adjective means the same as the noun ("orolig", "oro").
+SHORT_STEM = 3
+_LIG_SAME = frozenset({"oro"})
 
 
 @lru_cache(maxsize=65536)
@@ -154,6 +159,8 @@ def stem(word: str) -> str:
     s = _STEMMER.stemWord(word)
     if len(s) >= 6 and _DEFINITE_N.search(s):
         s = _STEMMER.stemWord(s[:-1])
+    if len(s) <= SHORT_STEM and word.startswith(s + "lig") and s not in _LIG_SAME:
+        s += "lig"  # "hemlig" is not "hem", "farlig" not "far" (father), "härlig" not "här"
     return s
 
 

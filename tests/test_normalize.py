@@ -38,6 +38,13 @@ def test_stems_keep_swedish_letters_so_different_words_stay_apart():
     assert stem("länge") != stem("langar")
 
 
+def test_an_adjective_in_lig_is_not_the_short_word_it_starts_with():
+    """Snowball leaves "hem" of "hemlig" and "far" (father) of "farlig"; a stem that short keeps "-lig"."""
+    assert stem("hemlighet") == stem("hemliga") != stem("hem")
+    assert stem("farligt") != stem("far")
+    assert stem("orolig") == stem("oro")  # worried is worry
+
+
 def test_emoji_only_message_has_no_words():
     assert word_count("😂🙏👍") == 0
     assert word_count("   ") == 0
