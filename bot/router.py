@@ -201,6 +201,7 @@ class Router:
             {
                 "keywords": self.lexical.keyword_phrases,
                 "offtopic": [phrase_stems(o) for o in self.kb.smalltalk.offtopic],
+                "own": [phrase_stems(o) for o in self.kb.smalltalk.own_matter],
                 "materials": material_phrases,
             }
         )
@@ -354,13 +355,18 @@ class Router:
 
         Meaning decides first when it is clear: near a topic's phrasings (and nearer
         them than any off-topic example) answers; nearer the off-topic examples
-        declines unless the words are strong. A message that names no child (a
+        declines unless the words are strong. A message that names no child and speaks of
+        the writer's own matter (`own_matter` in knowledge/smalltalk.yaml) declines. One
+        that names no child (a
         general question, or the writer's own matter) and is not clearly nearer a
         topic than the off-topic examples (SEM_OFF_NO_CHILD) needs one strong
         keyword. Otherwise the words decide. An English message is compared with
         mostly Swedish wordings, so its cosines run lower: it answers on meaning
         from SEM_ACCEPT_EN and SEM_OFF_MARGIN_EN (its words rarely help).
         """
+        strong = self.lexical.strongest_keyword(hits["keywords"]) >= OFFTOPIC_NEEDS
+        if hits["own"] and not about_child:
+            return True  # the writer's own health, leave or work: not a child's welfare
         best = max(lexical.values(), default=0.0)
         if semantic and vectors is not None and self.semantic is not None:
             top = max(semantic.values())
@@ -373,7 +379,7 @@ class Router:
                 return best < WORDS_OVERRIDE
             if margin < needed:  # names no child and reads much like the off-topic examples
                 return best < WORDS_OVERRIDE and self.lexical.strongest_keyword(hits["keywords"]) < OFFTOPIC_NEEDS
-        if hits["offtopic"] and self.lexical.strongest_keyword(hits["keywords"]) < OFFTOPIC_NEEDS:
+        if hits["offtopic"] and not strong:
             return True
         return best < DECLINE_BELOW
 

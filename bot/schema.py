@@ -121,6 +121,7 @@ class SmallTalk(_Strict):
     thanks: tuple[str, ...] = Field(min_length=1)
     offtopic: tuple[str, ...] = Field(min_length=1)
     child_words: tuple[str, ...] = ()  # a message with none of these is not about a particular child
+    own_matter: tuple[str, ...] = ()  # the writer's own matter (own health, sick leave, as an employee)
     reply_greeting: str = Field(min_length=5)
     reply_thanks: str = Field(min_length=5)
     reply_decline: str = Field(min_length=5)

@@ -41,6 +41,9 @@ def route(router, text, kommun="flen"):
         ("My pupil says daddy kicked her this morning and she has a bruise on her cheek", Danger.VIOLENCE),
         ("Tvillingarna säger att pappa inte har varit hemma sedan i torsdags och att de är själva", Danger.UNSAFE_HOME),
         ("Han har tagit några piller och nu sluddrar han och kräks i korridoren", Danger.UNSAFE_HOME),
+        ("Femåringen sa att pappa håller handen över munnen på henne så att hon inte kan andas", Danger.VIOLENCE),
+        ("Hon har brännmärken på handryggen och säger att hon gjort dem själv i morse", Danger.SELF_HARM),
+        ("Vi hittade rakblad och ett brev till mamma i hans bänk, han gick hem för en stund sedan", Danger.SELF_HARM),
     ],
 )
 def test_a_child_at_risk_now_is_acute_with_the_kind_of_danger(router, text, danger):
@@ -101,6 +104,19 @@ def test_an_acute_message_gets_the_topic_it_is_about(router):
     assert answer.urgent and answer.top_topic == "missbruk"
 
 
+def test_signs_of_intoxication_together_are_about_substance_use(router):
+    """Two signs in one sentence ("helt väck", "sluddrar") make it acute; pills then point to substance use."""
+    answer = route(router, "Två elever är helt väck och sluddrar efter lunchrasten. De har tagit tabletter från en kille.")
+    assert answer.urgent and answer.top_topic == "missbruk"
+
+
+def test_ordinary_words_that_look_like_abuse_words_are_not_acute(router):
+    """"kom in i klassrummet" is not someone coming into a child's room at night; "hem till pappa" holds no secret."""
+    for text in ("En mamma kom in i klassrummet under lektionen för att lämna en glömd gympapåse",
+                 "Hon ska hem till pappa efter skolan på fredag, hur gör vi med läxorna?"):
+        assert route(router, text).risk is not Risk.ACUTE
+
+
 def test_a_long_message_that_reads_calm_demotes_an_acute_word_to_possible(router):
     """The words say self-harm; the message as a whole is about a plan that has worked for years."""
     text = ("Vi har en elev som skadade sig själv för flera år sedan och som enligt BUP har varit skadefri länge. "
@@ -112,6 +128,21 @@ def test_a_staff_members_own_matter_is_declined(router):
     """No child is named and it reads like the off-topic examples: the writer's own salary talk."""
     answer = route(router, "Jag har lönesamtal med rektorn nästa vecka, hur mycket påslag ska jag be om?")
     assert answer.kind == "declined"
+
+
+@pytest.mark.parametrize("text", [
+    "Jag är helt slut och sover dåligt, vart vänder jag mig som anställd?",
+    "Jag har feber, hur sjukanmäler jag mig i morgon?",
+    "I'm exhausted myself, who do I talk to about occupational health?",
+])
+def test_the_writers_own_health_or_leave_is_declined(router, text):
+    """No child is named and the writer asks about their own matter (knowledge/smalltalk.yaml `own_matter`)."""
+    assert route(router, text).kind == "declined"
+
+
+def test_the_writers_own_words_do_not_decline_a_question_about_a_child(router):
+    answer = route(router, "Jag mår inte bra själv av det här: eleven i åk 4 säger att hon inte får äta hemma")
+    assert answer.kind == "answer"
 
 
 def test_a_relatives_suicide_is_grief_not_risk(router):
