@@ -26,6 +26,13 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _WORD_OR_BREAK = re.compile(r"[a-z0-9åäö]+|[.!?;:,\n()]+")
 # Words that start a new clause for the purposes of negation scope; the word itself is kept.
 _CLAUSE_WORDS = frozenset({"men", "but", "fast", "utan"})
+# "och" before one of these finite verbs joins two clauses: "hon kommer inte vara här och har gett bort
+# sina saker" — the negation of the first does not reach the second (folded forms).
+_AND = frozenset({"och", "and"})
+_FINITE_VERBS = frozenset(
+    {"har", "hade", "ar", "var", "ska", "skulle", "sa", "sager", "gav", "ger", "tog", "tar", "blev", "blir",
+     "gick", "gar", "kom", "kommer", "vill", "kan", "has", "had", "is", "was", "gave", "gives", "took", "said"}
+)
 
 _FOLD = str.maketrans(
     {
@@ -88,8 +95,11 @@ def words(text: str) -> list[str]:
     against both by `bot.matching`.
     """
     out: list[str] = []
-    for raw in _WORD_OR_BREAK.findall(_lower_keep_swedish(strip_markup(text))):
+    found = _WORD_OR_BREAK.findall(_lower_keep_swedish(strip_markup(text)))
+    for i, raw in enumerate(found):
         clause_word = raw[0].isalnum() and fold(raw) in _CLAUSE_WORDS
+        if raw in _AND and i + 1 < len(found) and fold(found[i + 1]) in _FINITE_VERBS:
+            clause_word = True
         if (clause_word or not raw[0].isalnum()) and out and out[-1] != BREAK:
             out.append(BREAK)
         if raw[0].isalnum():

@@ -94,7 +94,7 @@ class Concepts:
         found: list[tuple[int, PhraseHit]] = []
         marked["denied"] = set()  # sentences that deny self-harm ("har inga tankar på att skada sig")
         for h in hits["phrases"]:
-            if not self._negated(analysis, h):
+            if not self._negated(analysis, h) and not self._negation_after(analysis, h):
                 found.append((self._phrase_concept[h.key], h))
             elif self._denies_self_harm(analysis, h):
                 marked["denied"].add(sentence[h.start])
@@ -140,11 +140,13 @@ class Concepts:
 
     def _denied(self, analysis: Analysis, hit: PhraseHit) -> bool:
         """A marker said not to hold: negated before it, or right after it ("han skämtade inte")."""
+        return self._negation_after(analysis, hit) or self._negated(analysis, hit)
+
+    def _negation_after(self, analysis: Analysis, hit: PhraseHit) -> bool:
+        """A negation right after the hit in its clause, as a main clause puts it ("hon skär sig inte")."""
         after = hit.end + 1
         same_clause = after < len(analysis.alts) and analysis.clause[after] == analysis.clause[hit.end]
-        if same_clause and analysis.alts[after] & self._negations:
-            return True
-        return self._negated(analysis, hit)
+        return same_clause and bool(analysis.alts[after] & self._negations)
 
     def _denies_self_harm(self, analysis: Analysis, hit: PhraseHit) -> bool:
         """A self-harm phrase with a negation at most DENY_REACH words before it ("inga tankar på att skada sig")."""

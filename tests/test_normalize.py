@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.normalize import fold, normalize, stem, stems, tokens, word_count
+from bot.normalize import BREAK, fold, normalize, stem, stems, tokens, word_count, words
 
 
 def test_diacritics_and_case_are_folded():
@@ -25,6 +25,12 @@ def test_clause_breaks_limit_negation_scope():
     assert tokens("Inga självmordstankar, men hon är nedstämd") == [
         "inga", "sjalvmordstankar", ".", "men", "hon", "ar", "nedstamd",
     ]
+
+
+def test_and_before_a_finite_verb_starts_a_new_clause():
+    """The negation of "kommer inte vara här" does not reach "och har gett bort"."""
+    assert words("hon kommer inte och har gett bort")[:5] == ["hon", "kommer", "inte", ".", "och"]
+    assert BREAK not in words("han slår och sparkar")
 
 
 def test_stemming_joins_inflected_forms():

@@ -44,6 +44,7 @@ def route(router, text, kommun="flen"):
         ("Femåringen sa att pappa håller handen över munnen på henne så att hon inte kan andas", Danger.VIOLENCE),
         ("Hon har brännmärken på handryggen och säger att hon gjort dem själv i morse", Danger.SELF_HARM),
         ("Vi hittade rakblad och ett brev till mamma i hans bänk, han gick hem för en stund sedan", Danger.SELF_HARM),
+        ("Hon säger att hon inte kommer vara kvar efter lovet och har gett bort sina smycken", Danger.SELF_HARM),
     ],
 )
 def test_a_child_at_risk_now_is_acute_with_the_kind_of_danger(router, text, danger):
