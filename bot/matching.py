@@ -248,7 +248,8 @@ class Matcher:
                 rest = folded[cut:]
                 for tail in (rest, rest[1:] if rest[:1] in "se" else ""):
                     if len(tail) >= 3 and (tail in self._folded_words or stem(tail) in self._folded_stems):
-                        parts |= self._known_folded(tail)
+                        # As below: a short part is a function word or an ending ("pressing" holds no "inga").
+                        parts |= {p for p in self._known_folded(tail) if len(p) >= MIN_SUFFIX}
                         break
                 break
         else:

@@ -45,6 +45,8 @@ def route(router, text, kommun="flen"):
         ("Hon har brännmärken på handryggen och säger att hon gjort dem själv i morse", Danger.SELF_HARM),
         ("Vi hittade rakblad och ett brev till mamma i hans bänk, han gick hem för en stund sedan", Danger.SELF_HARM),
         ("Hon säger att hon inte kommer vara kvar efter lovet och har gett bort sina smycken", Danger.SELF_HARM),
+        ("A pupil keeps pressing a sharpener blade into his arm during the lesson", Danger.SELF_HARM),
+        ("Äldre killar säger att de vet var hans lillasyster bor om han inte tar paketet", Danger.VIOLENCE),
     ],
 )
 def test_a_child_at_risk_now_is_acute_with_the_kind_of_danger(router, text, danger):
