@@ -81,6 +81,7 @@ SEM_POSSIBLE = 0.05  # risk score that makes it possibly acute
 SEM_VETO = -0.6  # a risk score this calm turns an acute word signal into a possible one ...
 VETO_WORDS = 8  # ... in a message of at least this many words (a short one is too little to read)
 SENTENCE_DOUBT = 0.35  # one sentence alone must read this much more acute than a whole message
+GREETING_WORDS = 6  # a declined message this short that opens with a greeting gets the greeting reply
 LONG_SENTENCES = 3  # from this many sentences each is also encoded on its own (see `_encode`)
 MAX_SENTENCES = 8
 GENERAL_SENTENCES = 3  # a message this short with a general marker and nothing "now" is a general question
@@ -478,7 +479,7 @@ class Router:
         rest = [w for w in content if w not in _FILLER]
         if rest and all(w in self._thanks_words or w in self._greeting_words for w in rest):
             return Kind.THANKS if any(w in self._thanks_words for w in rest) else Kind.GREETING
-        if rest and rest[0] in self._greeting_words:
+        if rest and rest[0] in self._greeting_words and len(rest) <= GREETING_WORDS:
             return Kind.GREETING  # the greeting reply says what Lotsen can help with
         return Kind.DECLINED
 

@@ -117,6 +117,15 @@ def test_off_topic_questions_are_declined_with_what_lotsen_can_do(router, text):
 def test_greetings_and_thanks_get_a_friendly_reply_not_a_decline(router):
     assert router.route("Hej hej!", None).kind is Kind.GREETING
     assert router.route("Tack så mycket! 🙏", None).kind is Kind.THANKS
+    assert router.route("Hej, vad kan du hjälpa till med?", None).kind is Kind.GREETING
+
+
+def test_a_long_question_that_opens_with_hello_is_not_answered_with_a_greeting(router):
+    """Declined or answered, a real question is never taken for small talk because it starts "Hi"."""
+    text = "Hi, a girl in year 6 has been absent most Mondays this term and says she has stomach aches. What now?"
+    answer = router.route(text, "flen", TUESDAY_MORNING)
+    assert answer.kind is not Kind.GREETING
+    assert answer.top_topic == "skolfranvaro"
 
 
 def test_emoji_only_message_is_empty(router):
