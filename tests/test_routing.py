@@ -192,10 +192,10 @@ def test_a_topic_chosen_after_a_clarifying_question_leads_the_answer(router, kb)
 
 
 # name: (topic@1, urgent recall, urgent precision, off-topic decline floors; false-decline ceiling).
-# Every set was written blind; its first (blind) score is in the README. set_a..set_p were used to
+# Every set was written blind; its first (blind) score is in the README. set_a..set_t were used to
 # find weaknesses after their blind score, so these floors guard what general rules have reached
-# (a case or two below the figures now). set_q and set_r were scored once, blind, after the last
-# routing change of 0.4, and their floors sit just below that score.
+# (a case or two below the figures now). set_u and set_v were scored once, blind, after the last
+# routing change of 0.5, and their floors sit just below that score.
 # precision.yaml has no emergencies: it counts false alarms.
 QUALITY_FLOORS = {
     "holdout.yaml": (0.95, 0.93, 0.93, 0.93, 0.02),
@@ -219,6 +219,10 @@ QUALITY_FLOORS = {
     "set_p.yaml": (0.90, 0.96, 0.96, 0.75, 0.03),
     "set_q.yaml": (0.86, 0.87, 0.95, 0.89, 0.04),
     "set_r.yaml": (0.87, 0.91, 0.84, 0.66, 0.02),
+    "set_s.yaml": (0.95, 0.91, 0.92, 0.80, 0.02),
+    "set_t.yaml": (0.87, 0.92, 0.91, 0.72, 0.03),
+    "set_u.yaml": (0.87, 0.90, 0.94, 0.85, 0.03),
+    "set_v.yaml": (0.88, 0.97, 0.92, 0.87, 0.02),
     "precision.yaml": (0.89, 1.00, 0.00, 0.91, 0.03),
 }
 
