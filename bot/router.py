@@ -356,14 +356,13 @@ class Router:
 
         Meaning decides first when it is clear: near a topic's phrasings (and nearer
         them than any off-topic example) answers; nearer the off-topic examples
-        declines unless the words are strong. A message that names no child and speaks of
-        the writer's own matter (`own_matter` in knowledge/smalltalk.yaml) declines. One
-        that names no child (a
-        general question, or the writer's own matter) and is not clearly nearer a
-        topic than the off-topic examples (SEM_OFF_NO_CHILD) needs one strong
-        keyword. Otherwise the words decide. An English message is compared with
-        mostly Swedish wordings, so its cosines run lower: it answers on meaning
-        from SEM_ACCEPT_EN and SEM_OFF_MARGIN_EN (its words rarely help).
+        declines unless the words are strong. A message that names no child and speaks
+        of the writer's own matter (`own_matter` in knowledge/smalltalk.yaml) declines.
+        One that names no child (a general question, or the writer's own day) and is
+        not clearly nearer a topic than the off-topic examples (SEM_OFF_NO_CHILD)
+        needs one strong keyword. Otherwise the words decide. An English message is
+        compared with mostly Swedish wordings, so its cosines run lower: it answers on
+        meaning from SEM_ACCEPT_EN and SEM_OFF_MARGIN_EN (its words rarely help).
         """
         strong = self.lexical.strongest_keyword(hits["keywords"]) >= OFFTOPIC_NEEDS
         if hits["own"] and not about_child:
@@ -379,7 +378,7 @@ class Router:
             if margin < SEM_OFF_BELOW or top < SEM_FAR:
                 return best < WORDS_OVERRIDE
             if margin < needed:  # names no child and reads much like the off-topic examples
-                return best < WORDS_OVERRIDE and self.lexical.strongest_keyword(hits["keywords"]) < OFFTOPIC_NEEDS
+                return best < WORDS_OVERRIDE and not strong
         if hits["offtopic"] and not strong:
             return True
         return best < DECLINE_BELOW
