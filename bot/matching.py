@@ -248,8 +248,7 @@ class Matcher:
                 rest = folded[cut:]
                 for tail in (rest, rest[1:] if rest[:1] in "se" else ""):
                     if len(tail) >= 3 and (tail in self._folded_words or stem(tail) in self._folded_stems):
-                        # As below: a short part is a function word or an ending ("pressing" holds no "inga").
-                        parts |= {p for p in self._known_folded(tail) if len(p) >= MIN_SUFFIX}
+                        parts |= self._last_part(tail)
                         break
                 break
         else:
@@ -266,11 +265,14 @@ class Matcher:
             if tail in self._folded_words or any(
                 tail.endswith(end) and tail[: len(tail) - len(end)] in self._folded_stems for end in INFLECTIONS
             ):
-                # Short stems are function words ("inga" → "ing"), never the head of a compound:
-                # "tvillingarna" holds no negation.
-                parts |= {p for p in self._known_folded(tail) if len(p) >= MIN_SUFFIX}
+                parts |= self._last_part(tail)
                 break
         return parts
+
+    def _last_part(self, folded: str) -> set[str]:
+        """The known stems of a compound's last part, except short ones: a short stem is a function
+        word or an ending ("inga" → "ing"), never the head of a compound ("tvillingarna", "pressing")."""
+        return {p for p in self._known_folded(folded) if len(p) >= MIN_SUFFIX}
 
     def _correct(self, folded: str, strict: bool = False) -> str | None:
         """The closest known (folded) word for a misspelled one: one edit per five letters, strict per eight."""
