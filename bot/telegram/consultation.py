@@ -306,7 +306,7 @@ def _summary(svc: Services, draft: Draft, municipality: str | None) -> str:
 async def _municipality(svc: Services, user_id: int, text: str) -> str | None:
     profile = await svc.storage.get_user(svc.user_key(user_id))
     chosen = profile.municipality if profile else None
-    return svc.router.route(text, chosen).municipality
+    return (await svc.route(text, chosen)).municipality
 
 
 async def on_reach(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:

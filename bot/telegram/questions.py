@@ -124,7 +124,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = personnummer.redact(_strip_mention(message.text, context.bot.username))
     user_key = svc.user_key(user.id)
     profile = await svc.storage.get_user(user_key)
-    answer = svc.router.route(text, profile.municipality if profile else None)
+    answer = await svc.route(text, profile.municipality if profile else None)
     updatelog.note(context, update, answer=str(answer.kind), risk=str(answer.risk),
                    topics=[t.id for t in answer.topics])
     if update.update_id not in svc.answered:  # else an earlier attempt sent it and only the log failed
@@ -190,7 +190,7 @@ async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if kind == "rk" and choice in svc.kb.municipalities:
         municipality = choice
         await svc.storage.save_user(svc.user_key(user.id), municipality=choice)
-    answer = svc.router.route(stored["text"], municipality, topic=choice if kind == "rt" else None)
+    answer = await svc.route(stored["text"], municipality, topic=choice if kind == "rt" else None)
     role = profile.role if profile else None
     await send_html(context.bot, query.message.chat.id, render_html(answer, svc.kb, role),
                     reply_markup=answer_keyboard(answer, int(update_id), svc.kb))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from telegram.ext import Application, ContextTypes
 
 from bot import snapshot
+from bot.answer import Answer
 from bot.config import Settings
 from bot.errors import KnowledgeError
 from bot.knowledge import KnowledgeBase, load_knowledge
@@ -78,6 +79,17 @@ class Services:
             await self.storage.save_knowledge_snapshot(kb_hash, files)
             _LOGGER.info("Kunskapsbasen omladdad: %d ämnen", len(kb.topics))
             return None
+
+    async def route(self, text: str, municipality: str | None, *, topic: str | None = None) -> Answer:
+        """The router's answer, computed in a worker thread.
+
+        The sentence encoder takes tens of milliseconds for a message (hundreds for a
+        long one); meanwhile the event loop goes on polling, sending and logging for
+        other chats. The router is read-only once built and its encoder serialises
+        its own requests, so answers in parallel threads do not disturb each other.
+        """
+        router = self.router  # the one in use when the question came, even if /ladda_om swaps it
+        return await asyncio.to_thread(router.route, text, municipality, topic=topic)
 
     def user_key(self, telegram_user_id: int) -> str:
         """The user's pseudonym (HMAC of the Telegram id under LOTSEN_SECRET)."""
