@@ -1,4 +1,4 @@
-"""Load: a burst from one user does not hold up the others, a flood gets one friendly note, SIGTERM is quick.
+"""Load: neither a burst from one user nor a slow answer holds up the others, a flood gets one note, SIGTERM is quick.
 
 The real bot against the fake Bot API; a real `lotsen run` for the stop.
 """
@@ -45,6 +45,20 @@ async def test_a_burst_of_400_does_not_hold_up_another_user_and_gets_one_note(fa
     skipped = _count(db_path, "SELECT COUNT(*) FROM inbox WHERE status = 'failed' AND problem = ?", FLOODED)
     assert skipped == 400 - FLOOD_LIMIT
     assert len(pia.messages) == 1
+
+
+async def test_a_slow_answer_holds_up_only_its_own_chat(fake_api, lotsen):
+    """Telegram takes seconds over Anna's answer; Pia, who writes meanwhile, is answered at once."""
+    anna, pia = fake_api.user(9011, "Anna"), fake_api.user(9012, "Pia")
+    fake_api.fail("sendMessage", 502, delay=4.0, chat_id=anna.chat_id)
+    await anna.send(QUESTION)
+    await fake_api.wait_for(lambda: bool(fake_api.calls_of("sendMessage")), timeout=30)
+    await pia.send(QUESTION)
+    await fake_api.wait_for(lambda: bool(pia.messages), timeout=3.5)  # before Anna's 4 s are up
+    assert not anna.messages  # her answer is still on its way
+    await anna.next_message(timeout=30)  # and arrives once Telegram answers again
+    await lotsen.idle(timeout=30)
+    assert len(anna.messages) == 1 and len(pia.messages) == 1
 
 
 @pytest.mark.slow

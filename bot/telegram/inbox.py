@@ -19,8 +19,10 @@ every update in the inbox; `InboxWorker` handles the pending rows with
   question whose answer was sent but not logged is logged on the next attempt
   without being sent again (`Services.answered`); the error handler sends its
   note once (`Services.notified`).
-- **Fairness.** Each round takes at most `PER_ROUND` updates of a chat, chats
-  side by side in `LANES` lanes, so one user's burst does not hold up the others;
+- **Fairness.** A chat's lane takes at most `PER_ROUND` of its updates before
+  other chats get their turn, and up to `LANES` chats are handled side by side,
+  a free lane taking the next waiting chat at once, so neither one user's burst
+  nor one slow answer holds up the others;
   and a user who sends more than `FLOOD_LIMIT` updates a minute has the rest
   skipped (parked as failed, "flood guard"), with one friendly note.
 - **Stop.** When `stop` is set, the updates in hand are finished and the rest
@@ -189,29 +191,51 @@ class InboxWorker:
         await self.database_failed(FileNotFoundError(FILE_GONE))
 
     async def drain(self) -> int:
-        """Handles every due update, round by round; returns how many were attempted."""
+        """Handles every due update, chats side by side; returns how many were attempted.
+
+        Up to LANES chats are handled at once, each its next PER_ROUND updates in order.
+        A lane that finishes, or a new update stored meanwhile (`wake`), starts the next
+        waiting chat at once: one slow answer holds up only its own chat.
+        """
         storage = services_of(self.application).storage
         count = 0
-        while not self._stop.is_set():
-            now = time.monotonic()
-            items = [i for i in await storage.due_updates(500) if self._deferred.get(i.update_id, 0) <= now]
-            if not items:
-                return count
-            by_chat: dict[int | None, list[InboxItem]] = {}
-            for item in items:
-                by_chat.setdefault(_chat_of(item.payload), []).append(item)
-            lanes = asyncio.Semaphore(LANES)
-            rounds = [updates[:PER_ROUND] for updates in by_chat.values()]
-            await asyncio.gather(*(self._handle_in_order(updates, lanes) for updates in rounds))
-            count += sum(len(updates) for updates in rounds)
-        return count
+        lanes: dict[asyncio.Task[int], int | None] = {}  # a chat's updates in hand -> the chat
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                self._start_lanes(lanes, await storage.due_updates(500))
+                if not lanes:
+                    return count
+                if woken.done():
+                    woken = asyncio.ensure_future(self._wake.wait())
+                done, _ = await asyncio.wait([*lanes, woken], return_when=asyncio.FIRST_COMPLETED)
+                for lane in done - {woken}:
+                    del lanes[lane]
+                    count += lane.result()
+            return count
+        finally:
+            woken.cancel()
+            if lanes:  # stop: the updates in hand are finished, the rest stay pending
+                await asyncio.gather(*lanes, return_exceptions=True)
 
-    async def _handle_in_order(self, updates: list[InboxItem], lanes: asyncio.Semaphore) -> None:
-        async with lanes:
-            for item in updates:
-                if self._stop.is_set():
-                    return  # the rest stay pending for the next start
-                await self._handle(item)
+    def _start_lanes(self, lanes: dict[asyncio.Task[int], int | None], items: list[InboxItem]) -> None:
+        """Starts a lane for each waiting chat that has none, while lanes are free."""
+        now = time.monotonic()
+        waiting: dict[int | None, list[InboxItem]] = {}
+        for item in items:
+            chat = _chat_of(item.payload)
+            if chat not in lanes.values() and self._deferred.get(item.update_id, 0) <= now:
+                waiting.setdefault(chat, []).append(item)
+        for chat, updates in list(waiting.items())[: LANES - len(lanes)]:
+            lanes[asyncio.ensure_future(self._handle_in_order(updates[:PER_ROUND]))] = chat
+
+    async def _handle_in_order(self, updates: list[InboxItem]) -> int:
+        for item in updates:
+            if self._stop.is_set():
+                break  # the rest stay pending for the next start
+            await self._handle(item)
+        return len(updates)
 
     async def _handle(self, item: InboxItem) -> None:
         svc = services_of(self.application)
