@@ -159,10 +159,9 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
         while sampling:
             with contextlib.suppress(psutil.Error):
                 peak_rss = max(peak_rss, ps.memory_info().rss)
-                for child in ps.children():
-                    if "bot.semantic" in child.cmdline():
-                        engines.add(child.pid)
-                        engine_rss = max(engine_rss, child.memory_info().rss)
+                children = [c for c in ps.children() if "bot.semantic" in c.cmdline()]
+                engines.update(c.pid for c in children)
+                engine_rss = max(engine_rss, sum(c.memory_info().rss for c in children))
             await asyncio.sleep(0.05)
 
     def log_tail() -> str:
@@ -279,7 +278,7 @@ def render(results: list[dict]) -> str:
         "",
         "updates/s: distinct messages ÷ time from the first message queued until every user has all its replies;",
         "each user waits for the reply before sending the next message. RSS: the bot process (psutil);",
-        "encoder RSS: its sentence-encoder process (bot/semantic.py), – when the bot ran none.",
+        "encoder RSS: its sentence-encoder processes together (bot/semantic.py), – when the bot ran none.",
         *encoder_notes(by),
     ]
     if "lotsen" in by:
@@ -307,17 +306,20 @@ def render(results: list[dict]) -> str:
 
 
 def encoder_notes(by: dict[str, dict]) -> list[str]:
-    """Whether the Lotsen rows routed with the sentence encoder, and whether its engine had to restart."""
+    """Whether the Lotsen rows routed with the sentence encoder, and whether its engines had to restart."""
+    from bot.semantic import engine_processes
+
     notes = []
     for name in ("lotsen", "lotsen-unlimited"):
         if name not in by:
             continue
-        engines = by[name]["engine_processes"]
+        engines, kept = by[name]["engine_processes"], engine_processes()
         if engines == 0:
             notes.append(f"Note: {name} ran no sentence encoder (LOTSEN_ENCODER=av, or the engine never started):"
                          " it routed on words alone.")
-        elif engines > 1:
-            notes.append(f"Warning: {name}'s sentence encoder was restarted ({engines} engine processes in a run):"
+        elif engines > kept:
+            notes.append(f"Warning: {name}'s sentence encoder was restarted ({engines} engine processes in a run,"
+                         f" {kept} kept at a time):"
                          " some messages were routed on words alone.")
     return notes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -234,6 +235,23 @@ def test_the_real_engine_embeds_awkward_unicode_without_crashing():
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     finally:
         encoder.close()
+
+
+def test_two_engine_children_give_what_one_gives_even_when_asked_at_once():
+    """A batch split between the children, and messages from several threads at once, get their own vectors."""
+    texts = ["Eleven skär sig i armarna", "Hög frånvaro sedan i höstas", "Pappa slår mig, sa han", "Hon är ensam"]
+    one, two = Encoder(processes=1), Encoder(processes=2)
+    try:
+        expected = one.embed(texts)
+        assert expected is not None
+        assert np.array_equal(two.embed(texts), expected)
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda text: two.embed([text]), texts * 3))
+        for got, want in zip(answers, list(expected) * 3, strict=True):
+            assert got is not None and np.array_equal(got[0], want)
+    finally:
+        one.close()
+        two.close()
 
 
 CRASHING = [sys.executable, "-c", "import os, signal, sys; sys.stdin.readline(); os.kill(os.getpid(), signal.SIGILL)"]
