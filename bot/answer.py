@@ -81,6 +81,7 @@ class Answer:
     clarify_topics: tuple[str, ...] = ()  # candidate topic ids when two tie
     clarify_municipality: bool = False  # True when the router needs the municipality
     personnummer: bool = False
+    own_matter: bool = False  # declined as the writer's own health, leave or work (not a child's)
     notes: tuple[str, ...] = field(default=())  # short Swedish notes (e.g. text was truncated)
 
     @property

@@ -97,7 +97,7 @@ def _small_talk(answer: Answer, kb: KnowledgeBase, out: _Out) -> bool:
         Kind.EMPTY: EMPTY_REPLY,
         Kind.GREETING: kb.smalltalk.reply_greeting,
         Kind.THANKS: kb.smalltalk.reply_thanks,
-        Kind.DECLINED: kb.smalltalk.reply_decline,
+        Kind.DECLINED: (answer.own_matter and kb.smalltalk.reply_own_matter) or kb.smalltalk.reply_decline,
     }
     if answer.kind not in replies:
         return False

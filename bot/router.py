@@ -268,9 +268,10 @@ class Router:
             best = max(ranked[0][1] if ranked else 0.0, DECLINE_BELOW)
             ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
         elif risk.level is not Risk.ACUTE and self._declines(
-            lexical, hits, semantic, vectors, about_child=self._about_a_child(content), english=base["language"] == "en"
+            lexical, hits, semantic, vectors, about_child=(about_child := self._about_a_child(content)),
+            english=base["language"] == "en",
         ):
-            return self._not_answered(content, risk, base)
+            return self._not_answered(content, risk, base, own_matter=bool(hits["own"]) and not about_child)
         return self._answer(ranked, hits, risk, forced, chosen, office, base)
 
     def _answer(self, ranked: list[tuple[str, float]], hits: dict[str, list[PhraseHit]], risk: _Risk,
@@ -305,11 +306,12 @@ class Router:
         return Answer(kind=Kind.CLARIFY, urgent=False, clarify=CLARIFY_VAGUE,
                       clarify_topics=tuple(choices[:CLARIFY_CHOICES]), **base)
 
-    def _not_answered(self, content: list[str], risk: _Risk, base: dict[str, Any]) -> Answer:
-        """A greeting, thanks or a decline."""
+    def _not_answered(self, content: list[str], risk: _Risk, base: dict[str, Any], *, own_matter: bool) -> Answer:
+        """A greeting, thanks or a decline (`own_matter`: one about the writer's own health, leave or work)."""
         kind = self._small_talk_kind(content)
         return Answer(kind=kind, urgent=False, risk=risk.level if risk.level is Risk.POSSIBLE else Risk.NONE,
-                      danger=risk.danger if risk.level is Risk.POSSIBLE else None, **base)
+                      danger=risk.danger if risk.level is Risk.POSSIBLE else None,
+                      own_matter=own_matter and kind is Kind.DECLINED, **base)
 
     # -- evidence ------------------------------------------------------------
 

@@ -125,6 +125,7 @@ class SmallTalk(_Strict):
     reply_greeting: str = Field(min_length=5)
     reply_thanks: str = Field(min_length=5)
     reply_decline: str = Field(min_length=5)
+    reply_own_matter: str = ""  # the decline for the writer's own matter; reply_decline when empty
 
 
 class AcuteConcept(_Strict):

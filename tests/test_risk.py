@@ -16,6 +16,7 @@ import yaml
 
 from bot.answer import Danger, Kind, Risk
 from bot.knowledge import load_knowledge
+from bot.render import render_text
 from bot.router import Router
 from bot.semantic import DIM, EmbeddingCache, Encoder, prepare
 
@@ -139,9 +140,19 @@ def test_a_staff_members_own_matter_is_declined(router):
     "Jag har feber, hur sjukanmäler jag mig i morgon?",
     "I'm exhausted myself, who do I talk to about occupational health?",
 ])
-def test_the_writers_own_health_or_leave_is_declined(router, text):
-    """No child is named and the writer asks about their own matter (knowledge/smalltalk.yaml `own_matter`)."""
-    assert route(router, text).kind == "declined"
+def test_the_writers_own_health_or_leave_is_declined_with_where_staff_turn(router, kb, text):
+    """No child is named and the writer asks about their own matter (knowledge/smalltalk.yaml `own_matter`):
+    the reply points to their manager and occupational health, not to the list of child topics."""
+    answer = route(router, text)
+    assert answer.kind == "declined"
+    reply = render_text(answer, kb)
+    assert "företagshälsovården" in reply and "1177" in reply
+    assert "orosanmälan" not in reply
+
+
+def test_an_ordinary_off_topic_question_gets_the_general_decline(router, kb):
+    reply = render_text(route(router, "Hur bokar jag ett grupprum till fredag?"), kb)
+    assert "orosanmälan" in reply and "företagshälsovården" not in reply
 
 
 def test_the_writers_own_words_do_not_decline_a_question_about_a_child(router):
