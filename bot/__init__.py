@@ -1,3 +1,3 @@
 """Lotsen: tells school staff in Sörmland where to turn when they worry about a pupil."""
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
