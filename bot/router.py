@@ -27,6 +27,7 @@ How a message is decided:
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -126,7 +127,11 @@ class Router:
     def __init__(self, kb: KnowledgeBase, *, encoder: Encoder | None = None, cache: EmbeddingCache | None = None):
         """Builds the indexes; with an `encoder` also the semantic index (its vectors cached in `cache`)."""
         self.kb = kb
-        self._holidays = holidays.country_holidays("SE")
+        # Filled in per year on first look-up, which is not safe while another thread looks up:
+        # the years around now are filled in here, and later look-ups hold _holidays_lock.
+        this_year = datetime.now(TZ).year
+        self._holidays = holidays.country_holidays("SE", years=range(this_year - 1, this_year + 3))
+        self._holidays_lock = threading.Lock()
         start, end = kb.urgency.office_hours.split("-")
         self._office = (time.fromisoformat(start), time.fromisoformat(end))
         self.matcher = self._build_matcher()
@@ -504,7 +509,9 @@ class Router:
     def is_office_hours(self, now: datetime) -> bool:
         """True on Swedish working days within knowledge/urgency.yaml's office hours."""
         local = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(TZ)
-        if local.weekday() >= 5 or local.date() in self._holidays:
+        with self._holidays_lock:
+            holiday = local.date() in self._holidays
+        if local.weekday() >= 5 or holiday:
             return False
         return self._office[0] <= local.time() < self._office[1]
 

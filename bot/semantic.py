@@ -102,16 +102,19 @@ class Encoder:
         self._idle_changed = threading.Condition()
         self._helpers: ThreadPoolExecutor | None = None
         self._retry_at = 0.0
+        self._fault_lock = threading.Lock()
         self.failures = 0
 
     def embed(self, texts: Sequence[str], *, timeout: float | None = None) -> np.ndarray | None:
         """Unit vectors (len(texts) × DIM), or None when the engine failed, timed out or is paused."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        if time.monotonic() < self._retry_at:
+        if self._paused():
             return None
         engines = self._take(len(texts))
         try:
+            if self._paused():  # a fault while this request waited for an engine
+                return None
             parts = _split(list(texts), len(engines))
             if len(parts) == 1:
                 return engines[0].embed(parts[0], timeout)
@@ -127,6 +130,9 @@ class Encoder:
             return None
         finally:
             self._give_back(engines)
+
+    def _paused(self) -> bool:
+        return time.monotonic() < self._retry_at
 
     def _take(self, wanted: int) -> list[_Engine]:
         """One idle engine (waiting for one if need be) and up to wanted−1 more that are idle now."""
@@ -146,17 +152,17 @@ class Encoder:
         return self._helpers
 
     def _fail(self, exc: BaseException) -> None:
-        if time.monotonic() < self._retry_at:
-            return  # a request in flight on a child that another thread's failure stopped
-        self.failures += 1
-        codes = [engine.exit_code() for engine in self._engines]
+        with self._fault_lock:
+            if self._paused():
+                return  # a request in flight on a child that another thread's fault stopped
+            self.failures += 1
+            self._retry_at = time.monotonic() + RESTART_PAUSE
         _LOGGER.warning(
-            "Språkmodellen svarade inte (%s, slutkod %s); lexikal routning används, nytt försök om %.0f s",
-            type(exc).__name__, next((c for c in codes if c is not None), None), RESTART_PAUSE,
+            "Språkmodellen svarade inte (%s); lexikal routning används, nytt försök om %.0f s",
+            type(exc).__name__, RESTART_PAUSE,
         )
-        self._retry_at = time.monotonic() + RESTART_PAUSE
-        for engine in self._engines:  # busy ones are stopped too: their next answer would be late
-            engine.close()
+        for engine in self._engines:  # busy ones too: their next answer would come after the pause began
+            engine.kill()
 
     def close(self) -> None:
         """Stops the child processes."""
@@ -177,19 +183,28 @@ class _Engine:
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str], timeout: float | None) -> np.ndarray:
-        """The texts' vectors; raises EncoderFault, OSError or ValueError when the child cannot answer."""
+        """The texts' vectors; raises EncoderFault, OSError or ValueError when the child cannot answer.
+
+        On any failure the child is stopped (a late answer must not be read as the next one's).
+        """
         if timeout is None:
             timeout = max(QUERY_TIMEOUT, BATCH_TIMEOUT_PER_TEXT * len(texts))
         request = json.dumps([prepare(t) for t in texts], ensure_ascii=True).encode() + b"\n"
         with self._lock:
-            proc = self._ensure_started()
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(request)
-            proc.stdin.flush()
-            return self._read_matrix(proc, len(texts), time.monotonic() + timeout)
+            try:
+                proc = self._ensure_started()
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(request)
+                proc.stdin.flush()
+                return self._read_matrix(proc, len(texts), time.monotonic() + timeout)
+            except BaseException:
+                self._stop()
+                raise
 
     def _ensure_started(self) -> subprocess.Popen[bytes]:
-        if self._proc is None or self._proc.poll() is not None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self._stop()  # killed or crashed while idle
+        if self._proc is None:
             env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
             env.update(OMP_NUM_THREADS=str(self._threads), GOMP_SPINCOUNT=str(ENGINE_SPIN), PYTHONUNBUFFERED="1")
             self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -208,11 +223,19 @@ class _Engine:
         data = _read_exactly(proc.stdout, rows * dim * 4, deadline)
         return np.frombuffer(data, dtype=np.float32).reshape(rows, dim).copy()
 
-    def exit_code(self) -> int | None:
-        return self._proc.poll() if self._proc is not None else None
+    def kill(self) -> None:
+        """Kills the child from any thread; a request in flight then fails at once and cleans up."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
     def close(self) -> None:
-        """Stops the child process (a request in flight then fails at once)."""
+        """Stops the child process once its request in flight, if any, has ended."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        """Kills the child and releases its pipes; only with `_lock` held."""
         proc, self._proc = self._proc, None
         if proc is None:
             return

@@ -283,6 +283,24 @@ def test_an_engine_that_crashes_or_hangs_gives_none_and_is_not_retried_at_once(c
         encoder.close()
 
 
+def test_requests_waiting_for_an_engine_that_fails_give_none_without_starting_another(tmp_path):
+    """One child hangs; the request queued behind it does not start a new child during the pause."""
+    starts = tmp_path / "starts"
+    hanging = [sys.executable, "-c",
+               f"import sys, time; open({str(starts)!r}, 'a').write('x'); sys.stdin.readline(); time.sleep(60)"]
+    encoder = Encoder(command=hanging, processes=1)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(encoder.embed, ["Elev mår dåligt"], timeout=2.0)
+            time.sleep(0.5)  # the second waits for the only engine
+            second = pool.submit(encoder.embed, ["Elev är borta"], timeout=2.0)
+            assert first.result() is None and second.result() is None
+        assert encoder.failures == 1
+        assert starts.read_text() == "x"
+    finally:
+        encoder.close()
+
+
 def test_a_router_whose_engine_crashes_routes_on_words(kb, tmp_path):
     router = Router(kb, encoder=Encoder(command=CRASHING), cache=EmbeddingCache(tmp_path))
     assert router.semantic is None

@@ -21,8 +21,8 @@ every update in the inbox; `InboxWorker` handles the pending rows with
   note once (`Services.notified`).
 - **Fairness.** A chat's lane takes at most `PER_ROUND` of its updates before
   other chats get their turn, and up to `LANES` chats are handled side by side,
-  a free lane taking the next waiting chat at once, so neither one user's burst
-  nor one slow answer holds up the others;
+  a free lane taking at once the waiting chat whose last turn began longest
+  ago, so neither one user's burst nor one slow answer holds up the others;
   and a user who sends more than `FLOOD_LIMIT` updates a minute has the rest
   skipped (parked as failed, "flood guard"), with one friendly note.
 - **Stop.** When `stop` is set, the updates in hand are finished and the rest
@@ -51,7 +51,8 @@ from bot.telegram.services import Services, services_of
 _LOGGER = logging.getLogger(__name__)
 
 LANES = 8  # chats handled side by side
-PER_ROUND = 5  # updates of one chat per round
+PER_ROUND = 5  # updates of one chat per turn in a lane
+MAX_SERVED = 10_000  # chats whose last turn is remembered
 FIRST_RETRY = 1.0  # seconds before the second attempt; doubled each time
 MAX_RETRY = 600.0
 IDLE_WAIT = 1.0  # how often due retries are looked for when nothing new arrives
@@ -173,6 +174,7 @@ class InboxWorker:
         self._alert_open = False  # told it failed, not yet that it works again
         self._file_gone = False  # the database file was deleted or replaced under us
         self._flood = FloodGuard()
+        self._served: dict[int | None, float] = {}  # chat -> when its last lane started (fair turns)
 
     def wake(self) -> None:
         self._wake.set()
@@ -204,7 +206,8 @@ class InboxWorker:
         try:
             while not self._stop.is_set():
                 self._wake.clear()
-                self._start_lanes(lanes, await storage.due_updates(500))
+                if len(lanes) < LANES:  # else nothing could start: wait for a lane
+                    self._start_lanes(lanes, await storage.due_updates(500))
                 if not lanes:
                     return count
                 if woken.done():
@@ -220,15 +223,19 @@ class InboxWorker:
                 await asyncio.gather(*lanes, return_exceptions=True)
 
     def _start_lanes(self, lanes: dict[asyncio.Task[int], int | None], items: list[InboxItem]) -> None:
-        """Starts a lane for each waiting chat that has none, while lanes are free."""
+        """Starts a lane for each waiting chat that has none while lanes are free, longest unserved first."""
         now = time.monotonic()
         waiting: dict[int | None, list[InboxItem]] = {}
         for item in items:
             chat = _chat_of(item.payload)
             if chat not in lanes.values() and self._deferred.get(item.update_id, 0) <= now:
                 waiting.setdefault(chat, []).append(item)
-        for chat, updates in list(waiting.items())[: LANES - len(lanes)]:
-            lanes[asyncio.ensure_future(self._handle_in_order(updates[:PER_ROUND]))] = chat
+        if len(self._served) > MAX_SERVED:
+            self._served.clear()  # only the order of turns is lost, for a moment
+        turns = sorted(waiting, key=lambda chat: self._served.get(chat, 0.0))
+        for chat in turns[: LANES - len(lanes)]:
+            self._served[chat] = now
+            lanes[asyncio.ensure_future(self._handle_in_order(waiting[chat][:PER_ROUND]))] = chat
 
     async def _handle_in_order(self, updates: list[InboxItem]) -> int:
         for item in updates:

@@ -85,8 +85,9 @@ class Services:
 
         The sentence encoder takes tens of milliseconds for a message (hundreds for a
         long one); meanwhile the event loop goes on polling, sending and logging for
-        other chats. The router is read-only once built and its encoder serialises
-        its own requests, so answers in parallel threads do not disturb each other.
+        other chats. The router keeps no state between messages (its caches are
+        thread-safe, its holiday calendar locked) and the encoder gives each request
+        engine processes of its own, so answers in parallel threads do not mix.
         """
         router = self.router  # the one in use when the question came, even if /ladda_om swaps it
         return await asyncio.to_thread(router.route, text, municipality, topic=topic)
