@@ -261,6 +261,8 @@ class Router:
         scores = self._fuse(lexical, semantic, modelled)
         risk = self._risk(text, analysis, lexical, vectors, semantic)
         forced = topic if topic in self.kb.topics else None
+        about_child = self._about_a_child(content)
+        own_matter = bool(hits["own"]) and not about_child  # the writer's own health, leave or work
         if not forced and risk.level is Risk.NONE and self._vague_worry(content):
             return self._clarify_vague(semantic, base)
         if risk.level is Risk.ACUTE and risk.topic and not forced:
@@ -273,10 +275,10 @@ class Router:
             best = max(ranked[0][1] if ranked else 0.0, DECLINE_BELOW)
             ranked = [(forced, best), *[(tid, sc) for tid, sc in ranked if tid != forced]]
         elif risk.level is not Risk.ACUTE and self._declines(
-            lexical, hits, semantic, vectors, about_child=(about_child := self._about_a_child(content)),
+            lexical, hits, semantic, vectors, about_child=about_child, own_matter=own_matter,
             english=base["language"] == "en",
         ):
-            return self._not_answered(content, risk, base, own_matter=bool(hits["own"]) and not about_child)
+            return self._not_answered(content, risk, base, own_matter=own_matter)
         return self._answer(ranked, hits, risk, forced, chosen, office, base)
 
     def _answer(self, ranked: list[tuple[str, float]], hits: dict[str, list[PhraseHit]], risk: _Risk,
@@ -358,7 +360,7 @@ class Router:
 
     def _declines(self, lexical: dict[str, float], hits: dict[str, list[PhraseHit]],
                   semantic: dict[str, float], vectors: np.ndarray | None, *, about_child: bool = True,
-                  english: bool = False) -> bool:
+                  own_matter: bool = False, english: bool = False) -> bool:
         """True when the evidence is too weak, or the message is off-topic, to answer.
 
         Meaning decides first when it is clear: near a topic's phrasings (and nearer
@@ -372,8 +374,8 @@ class Router:
         meaning from SEM_ACCEPT_EN and SEM_OFF_MARGIN_EN (its words rarely help).
         """
         strong = self.lexical.strongest_keyword(hits["keywords"]) >= OFFTOPIC_NEEDS
-        if hits["own"] and not about_child:
-            return True  # the writer's own health, leave or work: not a child's welfare
+        if own_matter:
+            return True  # not a child's welfare
         best = max(lexical.values(), default=0.0)
         if semantic and vectors is not None and self.semantic is not None:
             top = max(semantic.values())

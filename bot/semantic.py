@@ -84,8 +84,8 @@ def prepare(text: str) -> str:
 class Encoder:
     """Embeds texts in child processes; `embed` returns None whenever the engine cannot answer.
 
-    It keeps `processes` engine children (one model each) with `threads` OpenMP
-    threads each. On this project's two-core machines that is two children of one
+    It keeps `processes` engine children (one model each), sharing the usable
+    cores as OpenMP threads. On this project's two-core machines that is two children of one
     thread: two messages are encoded at once, which answers about a quarter more
     questions a second under load than one child of two threads (whose threads
     mostly wait on each other for short texts). A batch that finds more than one
@@ -100,7 +100,8 @@ class Encoder:
         self._engines = [_Engine(command, threads) for _ in range(self.processes)]
         self._idle = list(self._engines)
         self._idle_changed = threading.Condition()
-        self._helpers: ThreadPoolExecutor | None = None
+        # Runs the other parts of a split batch (its threads start only when first used).
+        self._helpers = ThreadPoolExecutor(max(1, self.processes - 1), thread_name_prefix="lotsen-encoder")
         self._retry_at = 0.0
         self._fault_lock = threading.Lock()
         self.failures = 0
@@ -118,8 +119,7 @@ class Encoder:
             parts = _split(list(texts), len(engines))
             if len(parts) == 1:
                 return engines[0].embed(parts[0], timeout)
-            helpers = self._helper_pool()
-            later = [helpers.submit(e.embed, part, timeout) for e, part in zip(engines[1:], parts[1:], strict=True)]
+            later = [self._helpers.submit(e.embed, part, timeout) for e, part in zip(engines[1:], parts[1:], strict=True)]
             try:
                 first = engines[0].embed(parts[0], timeout)
             finally:
@@ -146,11 +146,6 @@ class Encoder:
             self._idle.extend(engines)
             self._idle_changed.notify_all()
 
-    def _helper_pool(self) -> ThreadPoolExecutor:
-        if self._helpers is None:
-            self._helpers = ThreadPoolExecutor(self.processes - 1, thread_name_prefix="lotsen-encoder")
-        return self._helpers
-
     def _fail(self, exc: BaseException) -> None:
         with self._fault_lock:
             if self._paused():
@@ -167,10 +162,7 @@ class Encoder:
     def close(self) -> None:
         """Stops the child processes."""
         for engine in self._engines:
-            engine.close()
-        if self._helpers is not None:
-            self._helpers.shutdown(wait=False)
-            self._helpers = None
+            engine.close()  # the encoder stays usable: a later request starts new children
 
 
 class _Engine:
