@@ -20,15 +20,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
-def load_kb():  # noqa: ANN201 - KnowledgeBase, imported lazily so `--help` stays fast
-    """The knowledge base named by LOTSEN_KNOWLEDGE / LOTSEN_CONTACTS (default: as shipped)."""
+def load_kb(knowledge: Path | None = None):  # noqa: ANN201 - KnowledgeBase, imported lazily so `--help` stays fast
+    """The knowledge base named by LOTSEN_KNOWLEDGE / LOTSEN_CONTACTS (default: as shipped), or in `knowledge`."""
     from bot.config import Settings
     from bot.errors import KnowledgeError, LotsenError
     from bot.knowledge import load_knowledge
 
     try:
         settings = Settings.from_env()
-        return load_knowledge(settings.knowledge_dir, settings.contacts_file)
+        return load_knowledge(knowledge or settings.knowledge_dir, settings.contacts_file)
     except KnowledgeError as exc:
         problems = "\n  ".join(str(p) for p in exc.problems[:10])
         fail(f"kunskapsbasen har fel — kör `lotsen validate`:\n  {problems}")

@@ -21,6 +21,7 @@ from bot.errors import KnowledgeError, LotsenError
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.render import ROLE_CHOICES, render_text
 from bot.router import Router
+from bot.vectors import ship_if_writable
 
 EXIT_KNOWLEDGE = 2
 EXIT_USAGE = 2
@@ -111,13 +112,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    kb, _ = load(settings)
+    kb, router = load(settings)
     phrasings = sum(len(t.phrasings) for t in kb.topics.values())
     contacts = sum(len(v) for v in kb.contacts.municipalities.values()) + len(kb.contacts.regional)
     print(
         f"Kunskapsbasen är giltig: {len(kb.topics)} ämnen, {phrasings} formuleringar, "
         f"{len(kb.materials)} material, {len(kb.municipalities)} kommuner, {contacts} kontakter."
     )
+    shipped = ship_if_writable(kb, router.semantic)
+    if shipped is not None and shipped.written:
+        print(f"Vektorerna sparades i {shipped.path} ({shipped.vectors}, varav {shipped.added} nya).")
     from bot.cli_admin import stale_contact_warnings
 
     for warning in stale_contact_warnings(kb, settings):

@@ -46,7 +46,8 @@ from bot.normalize import BREAK, fold, is_english, sentences, tokens, words
 from bot.personnummer import PLACEHOLDER, redact
 from bot.personnummer import contains as has_personnummer
 from bot.risk import ConceptHit, Concepts
-from bot.semantic import EmbeddingCache, Encoder, SemanticIndex, shared_encoder
+from bot.semantic import EmbeddingCache, Encoder, SemanticIndex, shared_encoder, shipped_vectors
+from bot.vectors import semantic_texts
 
 TZ = ZoneInfo("Europe/Stockholm")
 MAX_INPUT_CHARS = 2000  # the longest text Lotsen stores for a question or consultation
@@ -214,12 +215,12 @@ class Router:
 
     def _build_semantic(self, encoder: Encoder, cache: EmbeddingCache | None) -> SemanticIndex | None:
         kb = self.kb
-        topics = {t.id: [t.name, *t.phrasings] for t in kb.topics.values()}
-        offtopic = [o for o in kb.smalltalk.offtopic if len(o.split()) >= 3] or list(kb.smalltalk.offtopic)
+        topics, offtopic, acute, calm = semantic_texts(kb)
         return SemanticIndex.build(
-            encoder, cache or EmbeddingCache(None), topics, offtopic, {str(d): t for d, t in kb.risk.acute.items()}, kb.risk.calm,
+            encoder, cache or EmbeddingCache(None), topics, offtopic, acute, calm,
             calm_topics=[t.id for t in kb.topics.values() if not t.urgent],
             topic_dangers={t.id: t.emergency for t in kb.topics.values() if t.emergency},
+            shipped=shipped_vectors(kb.source),
         )
 
     # -- routing ---------------------------------------------------------------

@@ -287,35 +287,76 @@ def _read_exactly(stream, size: int, deadline: float) -> bytes:  # type: ignore[
     return b"".join(chunks)
 
 
+VECTORS_DIR = "vectors"  # beside the knowledge base: <knowledge>/vectors/<MODEL_KEY>.npz
+
+
+def shipped_vectors(knowledge_dir: Path) -> Path:
+    """Where the knowledge base's own vectors are shipped: beside its YAML files, one file per model."""
+    return knowledge_dir / VECTORS_DIR / f"{MODEL_KEY}.npz"
+
+
+def text_key(text: str) -> str:
+    """The key of a text's vector: a hash of what the engine sees, so a changed text never gets a stale vector."""
+    return hashlib.sha256(prepare(text).encode()).hexdigest()[:32]
+
+
+def read_vectors(path: Path | None) -> dict[str, np.ndarray]:
+    """The vectors of a vectors file by key; empty when there is none or it cannot be read (it is then rebuilt)."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        with np.load(path) as data:
+            keys, matrix = data["keys"], data["vectors"]
+        if matrix.ndim != 2 or matrix.shape[1] != DIM or len(keys) != len(matrix):
+            raise ValueError("shape")
+        return {str(k): matrix[i] for i, k in enumerate(keys)}
+    except (OSError, ValueError, KeyError) as exc:
+        _LOGGER.warning("Vektorfilen %s kunde inte läsas (%s); den byggs om", path, type(exc).__name__)
+        return {}
+
+
+def write_vectors(path: Path, vectors: Mapping[str, np.ndarray]) -> None:
+    """Writes a vectors file atomically (keys sorted, so the same vectors give the same file); raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    keys = sorted(vectors)
+    matrix = np.stack([vectors[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, keys=np.array(keys, dtype="U32"), vectors=matrix.astype(np.float32))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class EmbeddingCache:
-    """Knowledge-base embeddings on disk, one file per model, keyed by a hash of each text."""
+    """Knowledge-base embeddings: the vectors shipped beside the knowledge, then a cache on disk.
+
+    Both are keyed by a hash of each text (`text_key`) in files named by the model,
+    so a vector of another text or another model is never used. The shipped file
+    (`shipped_vectors`) is only read here; what it lacks (a curator's new phrasing,
+    the learned overlay) is encoded once and kept in the cache directory.
+    User messages are never written to either.
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self.path = directory / f"embeddings-{MODEL_KEY}.npz" if directory else None
         self._vectors: dict[str, np.ndarray] = {}
+        self._shipped: dict[Path, dict[str, np.ndarray]] = {}
         self._loaded = False
 
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha256(prepare(text).encode()).hexdigest()[:32]
+    key = staticmethod(text_key)
 
-    def _load(self) -> None:
-        self._loaded = True
-        if self.path is None or not self.path.exists():
-            return
-        try:
-            with np.load(self.path) as data:
-                keys, matrix = data["keys"], data["vectors"]
-            self._vectors = {str(k): matrix[i] for i, k in enumerate(keys)}
-        except (OSError, ValueError, KeyError) as exc:
-            _LOGGER.warning("Inbäddningscachen %s kunde inte läsas (%s); den byggs om", self.path, type(exc).__name__)
-
-    def embed(self, texts: Sequence[str], encoder: Encoder) -> np.ndarray | None:
-        """Vectors for every text, encoding only those not cached; None when the engine fails."""
+    def embed(self, texts: Sequence[str], encoder: Encoder, shipped: Path | None = None) -> np.ndarray | None:
+        """Vectors for every text, encoding only those neither shipped nor cached; None when the engine fails."""
         if not self._loaded:
-            self._load()
+            self._loaded = True
+            self._vectors = read_vectors(self.path)
+        if shipped is not None and shipped not in self._shipped:
+            self._shipped[shipped] = read_vectors(shipped)
+        known = self._shipped.get(shipped, {}) if shipped is not None else {}
         keys = [self.key(t) for t in texts]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        missing = list(dict.fromkeys(k for k in keys if k not in known and k not in self._vectors))
         if missing:
             by_key = {k: t for k, t in zip(keys, texts, strict=True)}
             fresh = encoder.embed([by_key[k] for k in missing])
@@ -325,18 +366,13 @@ class EmbeddingCache:
             self._save()
         if not keys:
             return np.zeros((0, DIM), dtype=np.float32)
-        return np.stack([self._vectors[k] for k in keys])
+        return np.stack([known[k] if k in known else self._vectors[k] for k in keys])
 
     def _save(self) -> None:
         if self.path is None:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-            keys = np.array(list(self._vectors), dtype="U32")
-            with open(tmp, "wb") as fh:
-                np.savez(fh, keys=keys, vectors=np.stack(list(self._vectors.values())))
-            os.replace(tmp, self.path)
+            write_vectors(self.path, self._vectors)
         except OSError as exc:
             _LOGGER.warning("Inbäddningscachen %s kunde inte sparas (%s)", self.path, type(exc).__name__)
 
@@ -355,6 +391,7 @@ class SemanticIndex:
                  acute: dict[str, np.ndarray], calm: np.ndarray, calm_topics: Collection[str] = (),
                  topic_dangers: Mapping[str, str] | None = None) -> None:
         self.encoder = encoder
+        self._known: dict[str, np.ndarray] = {}  # the knowledge base's own texts, by text_key
         self.topic_ids = list(topics)
         self._topic_vectors = [topics[t] for t in self.topic_ids]
         self._offtopic = offtopic
@@ -373,8 +410,9 @@ class SemanticIndex:
     @classmethod
     def build(cls, encoder: Encoder, cache: EmbeddingCache, topics: Mapping[str, Sequence[str]],
               offtopic: Sequence[str], acute: Mapping[str, Sequence[str]], calm: Sequence[str],
-              calm_topics: Collection[str] = (), topic_dangers: Mapping[str, str] | None = None) -> SemanticIndex | None:
-        """Encodes (or reads from the cache) every text; None when the engine fails.
+              calm_topics: Collection[str] = (), topic_dangers: Mapping[str, str] | None = None,
+              shipped: Path | None = None) -> SemanticIndex | None:
+        """Encodes (or reads from the shipped vectors or the cache) every text; None when the engine fails.
 
         `calm_topics` are the topics whose phrasings are never an emergency: with the
         calm exemplars and the off-topic examples they teach the risk model what is not acute.
@@ -383,7 +421,7 @@ class SemanticIndex:
         groups: list[tuple[str, str, Sequence[str]]] = [("topic", t, texts) for t, texts in topics.items()]
         groups += [("off", "", offtopic), ("calm", "", calm)] + [("acute", d, texts) for d, texts in acute.items()]
         flat = [text for _, _, texts in groups for text in texts]
-        matrix = cache.embed(flat, encoder)
+        matrix = cache.embed(flat, encoder, shipped)
         if matrix is None:
             return None
         parts: dict[tuple[str, str], np.ndarray] = {}
@@ -391,7 +429,7 @@ class SemanticIndex:
         for kind, name, texts in groups:
             parts[(kind, name)] = matrix[start : start + len(texts)]
             start += len(texts)
-        return cls(
+        index = cls(
             encoder,
             {t: parts[("topic", t)] for t in topics},
             parts[("off", "")],
@@ -400,10 +438,27 @@ class SemanticIndex:
             calm_topics,
             topic_dangers,
         )
+        index._known = dict(zip(map(text_key, flat), matrix, strict=True))
+        return index
+
+    @property
+    def known(self) -> Mapping[str, np.ndarray]:
+        """The vector of every text the index was built from, by `text_key`."""
+        return self._known
 
     def encode(self, texts: Sequence[str]) -> np.ndarray | None:
-        """The messages' vectors, or None when the engine cannot answer now."""
-        return self.encoder.embed(texts)
+        """The messages' vectors, or None when the engine cannot answer now.
+
+        A text the knowledge base itself holds (a phrasing sent as a question) takes its
+        known vector: the engine would give exactly that one.
+        """
+        keys = [text_key(t) for t in texts]
+        unknown = [t for t, k in zip(texts, keys, strict=True) if k not in self._known]
+        fresh = self.encoder.embed(unknown) if unknown else np.zeros((0, DIM), np.float32)
+        if fresh is None:
+            return None
+        rows = iter(fresh)
+        return np.stack([self._known[k] if k in self._known else next(rows) for k in keys])
 
     def topic_similarity(self, q: np.ndarray) -> dict[str, float]:
         """Per topic: the mean cosine of its TOP_K phrasings nearest to the message."""

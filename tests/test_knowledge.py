@@ -140,3 +140,12 @@ def test_steps_and_emergency_files_report_problems_as_file_and_line(kb_copy):
     assert any(p.startswith(f"{knowledge}/steps.yaml:") and "skolfranvar" in p and 'menade du "skolfranvaro"' in p for p in problems)
     assert any(p.startswith(f"{knowledge}/emergency.yaml:") and "bup-akutt" in p for p in problems)
 
+
+
+def test_the_shipped_vectors_cover_exactly_the_shipped_knowledge_base(kb):
+    """knowledge/vectors/ holds a vector for every text the semantic index uses, and no other (`make vectors`)."""
+    from bot.semantic import read_vectors, shipped_vectors, text_key
+    from bot.vectors import all_texts, missing_vectors
+
+    assert missing_vectors(kb) == 0, "knowledge/ changed: run `make vectors` (lotsen validate) and commit knowledge/vectors/"
+    assert set(read_vectors(shipped_vectors(kb.source))) == {text_key(t) for t in all_texts(kb)}

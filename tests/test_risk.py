@@ -301,9 +301,14 @@ def test_requests_waiting_for_an_engine_that_fails_give_none_without_starting_an
         encoder.close()
 
 
-def test_a_router_whose_engine_crashes_routes_on_words(kb, tmp_path):
-    router = Router(kb, encoder=Encoder(command=CRASHING), cache=EmbeddingCache(tmp_path))
-    assert router.semantic is None
+@pytest.mark.parametrize("vectors", ["shipped", "none"])
+def test_a_router_whose_engine_crashes_routes_on_words(tmp_path, vectors):
+    """Built from the shipped vectors (the index exists, every message fails to encode) or with none (no index)."""
+    ignore = shutil.ignore_patterns("vectors") if vectors == "none" else None
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge", ignore=ignore)
+    kb = load_knowledge(tmp_path / "knowledge", ROOT / "contacts.yaml")
+    router = Router(kb, encoder=Encoder(command=CRASHING), cache=EmbeddingCache(tmp_path / "cache"))
+    assert (router.semantic is not None) == (vectors == "shipped")
     answer = router.route("Eleven säger att hon vill ta livet av sig, hon sitter hos mig nu", "flen", TUESDAY_MORNING)
     assert answer.risk is Risk.ACUTE and answer.top_topic == "sjalvmord-sjalvskada"
 
@@ -319,3 +324,32 @@ def test_knowledge_base_embeddings_are_cached_on_disk_and_reused(tmp_path):
     # A new process (new cache object) with a broken engine still gets the vectors from disk.
     again = EmbeddingCache(tmp_path).embed(texts, Encoder(command=CRASHING))
     assert again is not None and np.allclose(first, again)
+
+
+def test_a_knowledge_base_with_shipped_vectors_builds_without_encoding(tmp_path, kb):
+    """With knowledge/vectors/ and an empty cache, no text is encoded: an engine that always fails still builds the index."""
+    router = Router(kb, encoder=Encoder(command=CRASHING), cache=EmbeddingCache(tmp_path))
+    assert router.semantic is not None
+    assert not list(tmp_path.iterdir())  # nothing needed caching
+
+
+def test_validate_writes_the_vectors_of_a_changed_knowledge_base_beside_it(tmp_path):
+    """A new phrasing gets its vector in <knowledge>/vectors/ from `lotsen validate`; the rest are not encoded again."""
+    import os
+    import subprocess
+    import sys
+
+    from bot.semantic import read_vectors, shipped_vectors, text_key
+
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    question = "Eleven samlar på kapsyler och pratar bara om dem på lektionerna"
+    path = tmp_path / "knowledge" / "topics" / "npf.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["phrasings"].append(question)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    env = {**os.environ, "LOTSEN_KNOWLEDGE": str(tmp_path / "knowledge"), "LOTSEN_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-m", "bot", "validate"], env=env, capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "varav 1 nya" in result.stdout
+    assert text_key(question) in read_vectors(shipped_vectors(tmp_path / "knowledge"))

@@ -22,6 +22,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.privacy import pseudonym
 from bot.router import Router
 from bot.storage import MAX_UPDATE_ATTEMPTS, Storage
+from bot.vectors import ship_if_writable
 
 _LOGGER = logging.getLogger(__name__)
 _KEY = "lotsen.services"
@@ -71,6 +72,7 @@ class Services:
             try:
                 kb, kb_hash, files = await asyncio.to_thread(snapshot.read_and_load, self.settings)
                 router = await asyncio.to_thread(Router.for_settings, kb, self.settings)
+                await asyncio.to_thread(ship_if_writable, kb, router.semantic)
             except KnowledgeError as exc:
                 _LOGGER.warning("Kunskapsbasen laddades inte om: %d fel, den förra används", len(exc.problems))
                 return exc
