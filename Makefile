@@ -11,7 +11,7 @@ STAMP_BENCH := $(VENV)/.installed-bench
 # The shared development set when it is beside the checkout, else a set shipped in tests/data.
 EVAL_SET ?= $(firstword $(wildcard ../shared/eval/dev.yaml tests/data/dev.yaml) tests/data/holdout.yaml)
 
-.PHONY: chat run test lint eval bench clean
+.PHONY: chat run test lint eval bench vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,18 @@ chat: $(STAMP_RUN)
 run: $(STAMP_RUN)
 	$(BIN)/lotsen run
 
+# Test processes: most end-to-end tests wait on sockets and timers, so more workers than cores pay.
+TEST_WORKERS ?= 4
+
 ## test: lint and the whole test suite (with the bench libraries, so the benchmarks' smoke tests run too)
 test: $(STAMP_BENCH)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+## vectors: validate the knowledge base and write its vectors beside it (after editing knowledge/)
+vectors: $(STAMP_RUN)
+	$(BIN)/lotsen validate
 
 ## eval: routing figures on the development set
 eval: $(STAMP_RUN)

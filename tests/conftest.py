@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakebotapi import TOKEN, FakeBotAPI
 
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.router import Router
+from bot.semantic import MODEL_KEY, EmbeddingCache, Encoder, read_vectors, text_key, write_vectors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,10 +30,58 @@ def kb() -> KnowledgeBase:
     return load_knowledge(ROOT / "knowledge", ROOT / "contacts.yaml")
 
 
+class RememberingEncoder(Encoder):
+    """The real encoder, whose vectors of test messages are kept on disk between test runs.
+
+    The labelled sets in tests/data hold over 5,000 questions; encoding them is most
+    of the suite's work (about 100 ms of CPU each) and gives the same vectors every
+    run, since the model is pinned. So the session router remembers each vector
+    under the model and a hash of the text (`bot.semantic.text_key`) in the
+    developer's cache directory, beside the knowledge base's own, and the engine
+    encodes only texts it has not seen. A first run (CI, a new machine) encodes
+    everything. Only test texts pass through here; the bot's own encoder never
+    writes a message anywhere.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        self.path = path
+        self._known = read_vectors(path)
+        self._fresh: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str], *, timeout: float | None = None) -> np.ndarray | None:
+        keys = [text_key(t) for t in texts]
+        with self._lock:
+            unknown = [t for t, k in zip(texts, keys, strict=True) if k not in self._known]
+        if unknown:
+            fresh = super().embed(unknown, timeout=timeout)
+            if fresh is None:
+                return None
+            with self._lock:
+                for text, vector in zip(unknown, fresh, strict=True):
+                    self._known[text_key(text)] = self._fresh[text_key(text)] = vector
+        with self._lock:
+            return np.stack([self._known[k] for k in keys]) if keys else super().embed([])
+
+    def save(self) -> None:
+        """Adds this session's new vectors to the file (under a lock: test workers share it)."""
+        if self.path is None or not self._fresh:
+            return
+        with contextlib.suppress(OSError), open(f"{self.path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            write_vectors(self.path, {**read_vectors(self.path), **self._fresh})
+
+
 @pytest.fixture(scope="session")
-def router(kb: KnowledgeBase) -> Router:
+def router(kb: KnowledgeBase) -> Iterator[Router]:
     """A router over the shipped knowledge base, with the sentence encoder as `lotsen` runs it."""
-    return Router.for_settings(kb, Settings.from_env({"HOME": os.environ.get("HOME", "")}))
+    settings = Settings.from_env({"HOME": os.environ.get("HOME", "")})
+    cache = settings.cache_dir
+    encoder = RememberingEncoder(cache / f"test-vectors-{MODEL_KEY}.npz" if cache else None)
+    yield Router(kb, encoder=encoder, cache=EmbeddingCache(cache))
+    encoder.save()
+    encoder.close()
 
 
 # --------------------------------------------------------------------------- Telegram bot
