@@ -24,7 +24,7 @@ def load_kb(knowledge: Path | None = None):  # noqa: ANN201 - KnowledgeBase, imp
     """The knowledge base named by LOTSEN_KNOWLEDGE / LOTSEN_CONTACTS (default: as shipped), or in `knowledge`."""
     from bot.config import Settings
     from bot.errors import KnowledgeError, LotsenError
-    from bot.knowledge import load_knowledge
+    from bot.knowledge.base import load_knowledge
 
     try:
         settings = Settings.from_env()

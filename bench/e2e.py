@@ -68,7 +68,7 @@ class Unlimited(app.RetryingRateLimiter):
         AIORateLimiter.__init__(self, overall_max_rate=0, group_max_rate=0, max_retries=0)
 
 app.RetryingRateLimiter = Unlimited
-from bot.cli import main
+from bot.cli.main import main
 sys.exit(main(["run"]))
 """
 
@@ -151,7 +151,7 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
     )  # fmt: skip
     ps = psutil.Process(proc.pid)
     peak_rss = engine_rss = 0
-    engines: set[int] = set()  # pids of the sentence encoder's engine processes (bot/semantic.py) seen
+    engines: set[int] = set()  # pids of the sentence encoder's engine processes (bot/core/semantic.py) seen
     sampling = True
 
     async def sample_rss() -> None:
@@ -159,7 +159,7 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
         while sampling:
             with contextlib.suppress(psutil.Error):
                 peak_rss = max(peak_rss, ps.memory_info().rss)
-                children = [c for c in ps.children() if "bot.semantic" in c.cmdline()]
+                children = [c for c in ps.children() if "bot.core.semantic" in c.cmdline()]
                 engines.update(c.pid for c in children)
                 engine_rss = max(engine_rss, sum(c.memory_info().rss for c in children))
             await asyncio.sleep(0.05)
@@ -278,7 +278,7 @@ def render(results: list[dict]) -> str:
         "",
         "updates/s: distinct messages ÷ time from the first message queued until every user has all its replies;",
         "each user waits for the reply before sending the next message. RSS: the bot process (psutil);",
-        "encoder RSS: its sentence-encoder processes together (bot/semantic.py), – when the bot ran none.",
+        "encoder RSS: its sentence-encoder processes together (bot/core/semantic.py), – when the bot ran none.",
         *encoder_notes(by),
     ]
     if "lotsen" in by:
@@ -307,7 +307,7 @@ def render(results: list[dict]) -> str:
 
 def encoder_notes(by: dict[str, dict]) -> list[str]:
     """Whether the Lotsen rows routed with the sentence encoder, and whether its engines had to restart."""
-    from bot.semantic import engine_processes
+    from bot.core.semantic import engine_processes
 
     notes = []
     for name in ("lotsen", "lotsen-unlimited"):

@@ -2,7 +2,7 @@
 
     python bench/latency.py [--n 3000] [--n-encoder 400] [--sizes 1,10,100] [--repeat 3] [--json] [--profile SIZE]
 
-With the encoder (bot/semantic.py), on the shipped knowledge base, the router
+With the encoder (bot/core/semantic.py), on the shipped knowledge base, the router
 is built three ways, each with a new engine process (--phases chooses): "cold",
 from a copy of knowledge/ without its shipped vectors and an empty embedding
 cache (every phrasing, off-topic cue and risk exemplar is encoded: a changed
@@ -213,7 +213,7 @@ def measure(kb, factor: int, labelled: list[tuple[str, str | None, str]], repeat
     """Words only: build time and routing latency at one size (medians of `repeat` runs), and memory once."""
     import psutil
 
-    from bot.router import Router
+    from bot.core.router import Router
 
     grown = grow(kb, factor)
     runs = []
@@ -246,7 +246,7 @@ def measure(kb, factor: int, labelled: list[tuple[str, str | None, str]], repeat
 
 def traced_peak(kb, labelled: Sequence[tuple[str, str | None, str]]) -> int:  # noqa: ANN001
     """tracemalloc's peak (bytes) while building a words-only router and routing the first messages."""
-    from bot.router import Router
+    from bot.core.router import Router
 
     tracemalloc.start()
     traced = Router(kb)
@@ -300,8 +300,8 @@ def _encoder_phase(folder: Path, knowledge: Path | None, labelled: list[tuple[st
     With `labelled` (the last phase) it also times the first route and then routes every message
     (into `run`). Returns the load figures and how often the engine failed.
     """
-    from bot.router import Router
-    from bot.semantic import EmbeddingCache, Encoder
+    from bot.core.router import Router
+    from bot.core.semantic import EmbeddingCache, Encoder
 
     clock = time.perf_counter
     encoder = Encoder()
@@ -312,7 +312,7 @@ def _encoder_phase(folder: Path, knowledge: Path | None, labelled: list[tuple[st
         router = Router(kb, encoder=encoder, cache=EmbeddingCache(folder))
         t2 = clock()
         if router.semantic is None:
-            fail("the sentence encoder did not answer while the router was built (bot/semantic.py)", code=1)
+            fail("the sentence encoder did not answer while the router was built (bot/core/semantic.py)", code=1)
         figures = {"load_ms": (t1 - t0) * 1000, "build_ms": (t2 - t1) * 1000, "total_ms": (t2 - t0) * 1000}
         if labelled is not None:
             t = clock()
@@ -327,7 +327,7 @@ def _encoder_phase(folder: Path, knowledge: Path | None, labelled: list[tuple[st
 
 def profile(kb, factor: int, qs: list[tuple[str, str | None]], top: int = 20) -> str:  # noqa: ANN001
     """cProfile of routing the queries at one size: the functions where the time goes."""
-    from bot.router import Router
+    from bot.core.router import Router
 
     router = Router(grow(kb, factor))
     for text, municipality in qs[:WARMUP]:

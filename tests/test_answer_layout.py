@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.answer import Danger, Risk
-from bot.render import render_html, render_text
+from bot.core.answer import Danger, Risk
+from bot.core.render import render_html, render_text
 
 OFFICE = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # 10:00 in Stockholm, a working day
 NIGHT = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # 23:00 in Stockholm

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from conftest import ADMIN_ID, ROOT
 from telegram.ext import CallbackContext
 
-from bot.cli import main
-from bot.knowledge import load_knowledge
+from bot.cli.main import main
+from bot.knowledge.base import load_knowledge
 from bot.telegram.digest import weekly_digest
 
 OTHER_ADMIN = 5151

@@ -7,7 +7,7 @@ import io
 import numpy as np
 from matplotlib.image import imread
 
-from bot.wheel import draw_wheel
+from bot.ops.wheel import draw_wheel
 
 
 def _has_colour(png: bytes, hex_colour: str) -> bool:

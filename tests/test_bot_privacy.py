@@ -15,7 +15,7 @@ import pytest
 from fakebotapi import TOKEN
 from personnummer import personnummer as oracle
 
-from bot.privacy import configure_logging
+from bot.ops.privacy import configure_logging
 
 # Skatteverket-style test numbers (valid check digits), in every written form Lotsen must catch.
 FORMS = [
@@ -39,7 +39,7 @@ def _needles(number: str) -> list[bytes]:
 def raw_log() -> list[str]:
     """Every log line at DEBUG, formatted with exceptions, *without* Lotsen's redacting filter.
 
-    Loggers are set up as `lotsen run` sets them (bot.privacy.configure_logging),
+    Loggers are set up as `lotsen run` sets them (bot.ops.privacy.configure_logging),
     then an unfiltered handler is added, so a leak in the code itself shows up.
     """
     root = logging.getLogger()

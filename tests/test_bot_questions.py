@@ -13,7 +13,7 @@ import time
 import pytest
 from fakebotapi import utf16_len
 
-from bot.render import EMPTY_REPLY, PERSONNUMMER_NOTE
+from bot.core.render import EMPTY_REPLY, PERSONNUMMER_NOTE
 from bot.telegram.questions import ONLY_TEXT, UNKNOWN_COMMAND
 
 ABSENCE = "Eleven har hög frånvaro och vill inte komma till skolan, vart vänder jag mig?"

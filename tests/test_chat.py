@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bot.chat import CONSULTATION, chat
+from bot.cli.chat import CONSULTATION, chat
 
 CANDIDATES = ["Eleven har hög frånvaro och mår dåligt", "eleven hjulet och kriminella nätverk",
               "eleven hjulet och varaktig funktionsnedsättning"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import Storage
+from bot.storage.database import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.now(UTC)

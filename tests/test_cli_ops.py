@@ -15,10 +15,10 @@ from conftest import ROOT
 from fakebotapi import TOKEN
 
 from bot import __version__
-from bot.cli import build_parser
+from bot.cli.main import build_parser
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.storage import Storage
+from bot.storage.database import Storage
 
 
 def lotsen(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
@@ -212,8 +212,8 @@ def test_make_chat_installs_runtime_dependencies_only():
 
 
 def test_the_instance_lock_names_its_holder_and_is_free_again_after_release(tmp_path):
-    from bot import instance
     from bot.errors import LotsenError
+    from bot.ops import instance
 
     db_path = tmp_path / "lotsen.sqlite3"
     held = instance.acquire(db_path)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from bot.cli import build_parser
+from bot.cli.main import build_parser
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 

@@ -20,9 +20,9 @@ import httpx
 from conftest import ROOT
 from fakebotapi import TOKEN
 
-from bot import snapshot
-from bot.health import check_offline
-from bot.storage import Storage
+from bot.ops import snapshot
+from bot.ops.health import check_offline
+from bot.storage.database import Storage
 from bot.telegram.app import build_application, running
 from bot.telegram.health import write_heartbeat
 from bot.telegram.webhook import serve_webhook, webhook_secret
@@ -147,8 +147,8 @@ def test_the_update_line_keeps_its_fields_past_the_redacting_filter():
     """Update ids look like Telegram ids to the filter; as structured fields they survive, in both formats."""
     import logging
 
-    from bot.logformat import JsonFormatter, TextFormatter
-    from bot.privacy import RedactingFilter
+    from bot.ops.logformat import JsonFormatter, TextFormatter
+    from bot.ops.privacy import RedactingFilter
 
     fields = {"update_id": 912345678, "kind": "message", "topics": ["npf", "sip"], "risk": "none", "ms": 12.5}
     record = logging.LogRecord("bot.updates", logging.INFO, __file__, 1, "update", None, None)

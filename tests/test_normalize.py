@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.normalize import BREAK, fold, normalize, stem, stems, tokens, word_count, words
+from bot.text.normalize import BREAK, fold, normalize, stem, stems, tokens, word_count, words
 
 
 def test_diacritics_and_case_are_folded():

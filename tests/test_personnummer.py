@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from personnummer import personnummer as oracle
 
-from bot.personnummer import PLACEHOLDER, contains, find, luhn_ok, redact
+from bot.text.personnummer import PLACEHOLDER, contains, find, luhn_ok, redact
 
 # Luhn-valid numbers in every written form: ordinary, samordningsnummer, 100+.
 VALID_FORMS = [

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bot.privacy import RedactingFilter, configure_logging, pseudonym
+from bot.ops.privacy import RedactingFilter, configure_logging, pseudonym
 
 TOKEN = "1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 # Skatteverket's test personnummer (never assigned to a real person).

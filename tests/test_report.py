@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.storage import Storage
+from bot.cli.main import main
+from bot.storage.database import Storage
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 PROBE = """<script>

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from bot.answer import Danger, Kind, Risk
-from bot.knowledge import load_knowledge
-from bot.render import render_text
-from bot.router import Router
-from bot.semantic import DIM, EmbeddingCache, Encoder, prepare
+from bot.core.answer import Danger, Kind, Risk
+from bot.core.render import render_text
+from bot.core.router import Router
+from bot.core.semantic import DIM, EmbeddingCache, Encoder, prepare
+from bot.knowledge.base import load_knowledge
 
 TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
 ROOT = Path(__file__).resolve().parent.parent
@@ -339,7 +339,7 @@ def test_validate_writes_the_vectors_of_a_changed_knowledge_base_beside_it(tmp_p
     import subprocess
     import sys
 
-    from bot.semantic import read_vectors, shipped_vectors, text_key
+    from bot.core.semantic import read_vectors, shipped_vectors, text_key
 
     shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
     question = "Eleven samlar på kapsyler och pratar bara om dem på lektionerna"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer import Kind
+from bot.core.answer import Kind
 
 TZ = ZoneInfo("Europe/Stockholm")
 TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
@@ -237,7 +237,7 @@ def test_routing_quality_on_our_own_labelled_sets_meets_the_targets(router, kb, 
     """tests/data/*.yaml: questions written blind to the knowledge base and dev.yaml, since used to find weaknesses."""
     from pathlib import Path
 
-    from bot.evaluation import evaluate, load_cases, router_predictor
+    from bot.core.evaluation import evaluate, load_cases, router_predictor
 
     cases = load_cases(Path(__file__).parent / "data" / name)
     report = evaluate(cases, router_predictor(router, TUESDAY_MORNING))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import MIGRATIONS, Storage, StorageError
+from bot.storage.database import MIGRATIONS, Storage, StorageError
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.curation import display_names, export_csv, format_stats, format_unanswered, stats_chart_png
+from bot.ops.curation import display_names, export_csv, format_stats, format_unanswered, stats_chart_png
 from bot.telegram.access import Callback, private_only
 from bot.telegram.sending import send_html
 from bot.telegram.services import services

@@ -33,7 +33,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.knowledge import KnowledgeBase
+from bot.knowledge.base import KnowledgeBase
 from bot.telegram import (
     admin,
     consultation,

@@ -41,16 +41,16 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, ConversationHandler
 
-from bot import personnummer
 from bot.config import Settings
-from bot.knowledge import KnowledgeBase
-from bot.render import utf16_len
-from bot.router import TZ
-from bot.storage import Consultation
+from bot.core.render import utf16_len
+from bot.core.router import TZ
+from bot.knowledge.base import KnowledgeBase
+from bot.storage.database import Consultation
 from bot.telegram.admin import admins_only
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, safe_to_retry, send_html
 from bot.telegram.services import Services, services, services_of
+from bot.text import personnummer
 
 _LOGGER = logging.getLogger(__name__)
 

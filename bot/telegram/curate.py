@@ -2,7 +2,7 @@
 
 /obesvarade shows each question Lotsen declined, was unsure about or got 👎 for,
 with up to three suggested topics as buttons. One tap adds the text to the
-learned overlay (bot.learned) and reloads the knowledge base off the event
+learned overlay (bot.knowledge.learned) and reloads the knowledge base off the event
 loop; "Utanför Lotsens område" adds it to the off-topic examples; "Ignorera"
 hides it. Every act is stored with the admin's pseudonym and time
 (storage.curation_acts) and can be undone with the Ångra button or /angra.
@@ -19,8 +19,8 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot import learned
-from bot.curation_loop import is_intended_decline, suggest_topics
+from bot.core.curation_loop import is_intended_decline, suggest_topics
+from bot.knowledge import learned
 from bot.telegram.admin import NOT_ADMIN, admins_only
 from bot.telegram.sending import send_html
 from bot.telegram.services import Services, services

@@ -22,7 +22,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.knowledge import ContactAge
+from bot.knowledge.base import ContactAge
 from bot.telegram.admin import admins_only
 from bot.telegram.curate import admin_query
 from bot.telegram.sending import send_html

@@ -2,7 +2,7 @@
 
 - `ApiClock` remembers when a Bot API call last succeeded; `TrackedRequest` (the
   HTTP layer `build_application` gives PTB) sets it on every 2xx answer.
-- `heartbeat_loop` writes `bot.health.heartbeat(...)` into the database every
+- `heartbeat_loop` writes `bot.ops.health.heartbeat(...)` into the database every
   `HEARTBEAT_INTERVAL` seconds, and a final "stopped" one on a clean stop;
   `lotsen health` reads it from another process.
 - `live_report` is what `/healthz` answers: 200 with JSON when the database
@@ -24,8 +24,8 @@ from telegram.request import HTTPXRequest
 from tornado.web import RequestHandler
 
 from bot.errors import LotsenError
-from bot.health import HEARTBEAT_INTERVAL, heartbeat
-from bot.storage import HEARTBEAT_KEY
+from bot.ops.health import HEARTBEAT_INTERVAL, heartbeat
+from bot.storage.database import HEARTBEAT_KEY
 from bot.telegram.services import services_of
 
 _LOGGER = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application
 
 from bot.errors import LotsenError
-from bot.storage import QUARANTINED, RETRY_FOR, InboxItem, unwritable_hint
+from bot.storage.database import QUARANTINED, RETRY_FOR, InboxItem, unwritable_hint
 from bot.telegram.services import Services, services_of
 
 _LOGGER = logging.getLogger(__name__)

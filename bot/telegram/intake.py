@@ -26,7 +26,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot import personnummer
+from bot.text import personnummer
 
 # Keys whose value is a Telegram User or Chat.
 _PEOPLE = frozenset({"from", "chat", "sender_chat", "forward_from", "forward_from_chat", "user", "via_bot"})

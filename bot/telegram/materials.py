@@ -9,11 +9,11 @@ from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
-from bot.normalize import fold as _fold
-from bot.render import utf16_len
+from bot.core.render import utf16_len
+from bot.ops.wheel import draw_wheel
 from bot.telegram.sending import send_html
 from bot.telegram.services import services
-from bot.wheel import draw_wheel
+from bot.text.normalize import fold as _fold
 
 CAPTION_LIMIT = 1024
 # Words after /hjulet that ask for the outline version (compared accent-free, lower case).

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.knowledge import KnowledgeBase
+from bot.knowledge.base import KnowledgeBase
 from bot.telegram.sending import keyboard, send_html
 from bot.telegram.services import services
 

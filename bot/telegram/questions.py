@@ -32,17 +32,17 @@ import re
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes, filters
 
-from bot import personnummer
-from bot.answer import Answer, Kind
-from bot.knowledge import KnowledgeBase
-from bot.render import render_html, render_more
-from bot.router import MAX_INPUT_CHARS
+from bot.core.answer import Answer, Kind
+from bot.core.render import render_html, render_more
+from bot.core.router import MAX_INPUT_CHARS
+from bot.knowledge.base import KnowledgeBase
 from bot.telegram import updatelog
 from bot.telegram.consultation import CONVERSATION_TIMEOUT
 from bot.telegram.dialogues import reported_lost
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, send_html
 from bot.telegram.services import services
+from bot.text import personnummer
 
 _LOGGER = logging.getLogger(__name__)
 

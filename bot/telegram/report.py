@@ -1,4 +1,4 @@
-"""/rapport: the steering group's report (bot.report) sent to a process leader as an HTML document."""
+"""/rapport: the steering group's report (bot.ops.report) sent to a process leader as an HTML document."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.report import build_report
+from bot.ops.report import build_report
 from bot.telegram.admin import admins_only
 from bot.telegram.digest import LOCAL
 from bot.telegram.services import services

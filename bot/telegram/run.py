@@ -1,15 +1,15 @@
 """`lotsen run`: start the bot by durable long polling, or by webhook with `--webhook URL`.
 
-Registered on the `lotsen` command by `bot.cli` through `add_arguments`; the
+Registered on the `lotsen` command by `bot.cli.main` through `add_arguments`; the
 subcommand's function is `run_command(args, settings) -> int`.
 SIGINT and SIGTERM stop it cleanly: polling stops, the update in hand is
 finished, the database is closed. Exit codes: 0 after a clean stop, 2 for a
 missing or unusable configuration (a database that cannot be written, or a
 broken knowledge base with no good snapshot to fall back on), 1 when Telegram
-rejects the token or another Lotsen already runs on the database (bot.instance).
+rejects the token or another Lotsen already runs on the database (bot.ops.instance).
 
 Production parts around the bot: the instance lock, the knowledge base with
-its snapshot fallback (bot.snapshot), and the heartbeat task
+its snapshot fallback (bot.ops.snapshot), and the heartbeat task
 (bot.telegram.health) that `lotsen health` reads.
 """
 
@@ -22,14 +22,14 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from bot import instance
 from bot.config import DEVELOPMENT_SECRET, Settings
-from bot.privacy import configure_logging
+from bot.ops import instance
+from bot.ops.privacy import configure_logging
 
 if TYPE_CHECKING:
     from telegram.ext import Application
 
-    from bot.snapshot import Loaded
+    from bot.ops.snapshot import Loaded
 
 # python-telegram-bot, tornado and matplotlib are imported when the bot starts,
 # so `lotsen ask`, `route` and `eval` start in a fraction of the time.
@@ -69,7 +69,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the bot until SIGINT/SIGTERM; returns the exit code."""
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.storage import StorageError
+    from bot.storage.database import StorageError
     from bot.telegram.app import MISSING_TOKEN
 
     if not settings.telegram_token:
@@ -113,7 +113,7 @@ def check_consultation_destinations(settings: Settings) -> str | None:
     A knowledge base that does not load is reported later, where the bot loads it.
     """
     from bot.errors import KnowledgeError
-    from bot.knowledge import load_knowledge
+    from bot.knowledge.base import load_knowledge
     from bot.telegram.consultation import destination_problem
 
     try:
@@ -124,7 +124,7 @@ def check_consultation_destinations(settings: Settings) -> str | None:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.snapshot import fallback_notice
+    from bot.ops.snapshot import fallback_notice
     from bot.telegram.app import build_application, running
     from bot.telegram.health import heartbeat_loop
 
@@ -151,8 +151,8 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _load_knowledge(settings: Settings) -> Loaded:
     """The knowledge base on disk (snapshotted), or the last good snapshot when it is broken."""
-    from bot.snapshot import load_or_fallback
-    from bot.storage import Storage
+    from bot.ops.snapshot import load_or_fallback
+    from bot.storage.database import Storage
 
     async with await Storage.open(settings.db_path) as storage:
         return await load_or_fallback(settings, storage)

@@ -39,7 +39,7 @@ from telegram.error import (
 )
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.render import split_message
+from bot.core.render import split_message
 
 _LOGGER = logging.getLogger(__name__)
 

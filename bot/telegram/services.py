@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 
 from telegram.ext import Application, ContextTypes
 
-from bot import snapshot
-from bot.answer import Answer
 from bot.config import Settings
+from bot.core.answer import Answer
+from bot.core.router import Router
+from bot.core.vectors import ship_if_writable
 from bot.errors import KnowledgeError
-from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.privacy import pseudonym
-from bot.router import Router
-from bot.storage import MAX_UPDATE_ATTEMPTS, Storage
-from bot.vectors import ship_if_writable
+from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.ops import snapshot
+from bot.ops.privacy import pseudonym
+from bot.storage.database import MAX_UPDATE_ATTEMPTS, Storage
 
 _LOGGER = logging.getLogger(__name__)
 _KEY = "lotsen.services"
@@ -42,7 +42,7 @@ class Services:
     # count goes on when the database cannot be written; after max_attempts the user is told.
     attempts: dict[int, int] = field(default_factory=dict)
     max_attempts: int = MAX_UPDATE_ATTEMPTS
-    # Hash of the knowledge base in use (bot.snapshot.digest), for health checks; None when not known.
+    # Hash of the knowledge base in use (bot.ops.snapshot.digest), for health checks; None when not known.
     kb_hash: str | None = None
     # Updates whose answer reached the user but is not yet logged: a retry logs without resending.
     answered: set[int] = field(default_factory=set)

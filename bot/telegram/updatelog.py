@@ -60,7 +60,7 @@ async def on_end(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     record.update(fields)
     if t0 is not None:
         record["ms"] = round((time.perf_counter() - t0) * 1000, 1)
-    # The fields travel as structured data (bot.logformat renders them), past the id-redacting filter.
+    # The fields travel as structured data (bot.ops.logformat renders them), past the id-redacting filter.
     _LOGGER.info("update", extra={"lotsen": record})
 
 
