@@ -99,7 +99,7 @@ class LexicalScorer:
         return False
 
     def _tfidf(self, analysis: Analysis) -> dict[str, float]:
-        terms = {s for alts in analysis.alts for s in alts if s in self._idf}
+        terms = sorted({s for alts in analysis.alts for s in alts if s in self._idf})  # a fixed order of summing
         sims: dict[str, float] = defaultdict(float)
         if not terms:
             return sims
@@ -116,7 +116,7 @@ class LexicalScorer:
         The message vector is the sum of its distinct words' vectors, so each
         word's share is computed once and cached.
         """
-        words = {w for w, a in zip(analysis.words, analysis.alts, strict=True) if a and len(w) >= 3}
+        words = sorted({w for w, a in zip(analysis.words, analysis.alts, strict=True) if a and len(w) >= 3})
         norm2 = sum(self._gram_norm2(w) for w in words)
         if norm2 <= 0:
             return

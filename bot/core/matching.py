@@ -96,7 +96,7 @@ class PhraseSet:
             stop = pos
             while stop < n and sentence[stop] == sentence[pos]:
                 stop += 1
-            for s in alts[pos]:
+            for s in sorted(alts[pos]):  # sorted: the hits' order must not depend on Python's string hashing
                 for form in self._by_first.get(s, ()):
                     end = self._match_rest(self._forms[form], alts, pos, stop)
                     if end is not None:
