@@ -133,7 +133,7 @@ class RunningBot:
     async def idle(self, timeout: float = 10.0) -> None:
         """Waits until every update the fake has queued is confirmed and handled (inbox empty)."""
         async with asyncio.timeout(timeout):
-            while self.api.unconfirmed or await self.services.storage.pending_updates(1):
+            while self.api.unconfirmed or await self.services.storage.inbox.pending(1):
                 await asyncio.sleep(0.02)
 
 

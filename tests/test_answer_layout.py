@@ -189,7 +189,7 @@ async def test_the_first_phone_is_within_400_characters_for_every_topic_and_both
     """Every topic, asked by a teacher and by student health in Telegram: a phone number on the first screen."""
     users = {"larare": fake_api.user(6001), "elevhalsa": fake_api.user(6002)}
     for uid, role in ((6001, "larare"), (6002, "elevhalsa")):
-        await lotsen.services.storage.save_user(lotsen.services.user_key(uid), role=role, municipality="nykoping")
+        await lotsen.services.storage.users.save(lotsen.services.user_key(uid), role=role, municipality="nykoping")
     for topic in kb.topics.values():
         for role, user in users.items():
             answer = await user.ask(topic.phrasings[0])
@@ -200,7 +200,7 @@ async def test_the_first_phone_is_within_400_characters_for_every_topic_and_both
 
 
 async def test_mer_om_sends_the_full_advice(fake_api, lotsen, kb):
-    await lotsen.services.storage.save_user(lotsen.services.user_key(6003), role="larare", municipality="flen")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(6003), role="larare", municipality="flen")
     user = fake_api.user(6003)
     answer = await user.ask(ABSENCE)
     assert answer.button("Mer om") == "mer:skolfranvaro"
@@ -212,7 +212,7 @@ async def test_a_municipality_chosen_under_an_answer_is_saved_to_the_profile(fak
     user = fake_api.user(6004)
     answer = await user.ask(ABSENCE)
     await user.click(answer, answer.button("Trosa"))
-    profile = await lotsen.services.storage.get_user(lotsen.services.user_key(6004))
+    profile = await lotsen.services.storage.users.get(lotsen.services.user_key(6004))
     assert profile is not None and profile.municipality == "trosa"
     assert "– Trosa" in (await user.ask(ABSENCE)).text
 
@@ -220,7 +220,7 @@ async def test_a_municipality_chosen_under_an_answer_is_saved_to_the_profile(fak
 async def test_headers_in_telegram_follow_the_danger_and_the_clock(fake_api, lotsen, kb):
     """In Telegram: violence at home names social services or the socialjour by the current clock, never BUP akut;
     self-harm names BUP akut; a past event has no emergency header. (Both clocks are checked above, at fixed times.)"""
-    await lotsen.services.storage.save_user(lotsen.services.user_key(6005), role="larare", municipality="flen")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(6005), role="larare", municipality="flen")
     user = fake_api.user(6005)
     office = lotsen.services.router.is_office_hours(datetime.now(UTC))
     violence = visible((await user.ask(VIOLENCE)).text)

@@ -20,7 +20,7 @@ async def test_others_get_a_polite_no(fake_api, lotsen, command):
 
 async def test_statistik_sends_a_table_and_a_chart(fake_api, lotsen):
     """/statistik: the counts as a text table and a PNG chart."""
-    await lotsen.services.storage.save_user(lotsen.services.user_key(7002), municipality="flen")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(7002), municipality="flen")
     asker = fake_api.user(7002)
     await asker.ask(QUESTION)
     await asker.ask("Hur bakar man kanelbullar?")
@@ -50,7 +50,7 @@ async def test_obesvarade_lists_what_lotsen_could_not_answer(fake_api, lotsen):
 
 async def test_obesvarade_shows_thumbs_down_answers_too(fake_api, lotsen):
     """An answer that got 👎 is listed, even though Lotsen was sure of its topic."""
-    await lotsen.services.storage.save_user(lotsen.services.user_key(7004), municipality="flen")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(7004), municipality="flen")
     asker = fake_api.user(7004)
     answer = await asker.ask(QUESTION)
     await asker.press(answer, answer.button("Inte till hjälp"))
@@ -71,7 +71,7 @@ async def test_id_tells_a_user_their_ids_and_what_they_are_for(fake_api, lotsen)
 
 async def test_export_sends_csv_files_without_pseudonyms(fake_api, lotsen):
     """/export sends the questions and the consultations as CSV documents, without user keys or chat ids."""
-    await lotsen.services.storage.save_user(lotsen.services.user_key(7004), municipality="trosa")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(7004), municipality="trosa")
     await fake_api.user(7004).ask(QUESTION)
     await lotsen.idle()
     admin = fake_api.user(ADMIN_ID)
@@ -94,7 +94,7 @@ async def test_ladda_om_with_broken_yaml_keeps_the_last_good_knowledge(fake_api,
     settings = bot_settings.__class__(**{**bot_settings.__dict__, "knowledge_dir": knowledge,
                                          "contacts_file": contacts})
     async with start_bot(settings, load_kb=True) as bot:
-        await bot.services.storage.save_user(bot.services.user_key(7005), municipality="flen")
+        await bot.services.storage.users.save(bot.services.user_key(7005), municipality="flen")
         user, admin = fake_api.user(7005), fake_api.user(ADMIN_ID)
         assert "Problematisk skolfrånvaro" in (await user.ask(QUESTION)).text
 

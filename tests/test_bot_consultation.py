@@ -49,7 +49,7 @@ async def _through_the_dialogue(user, *, about: str = ABOUT, urgency: str = "urg
 
 async def test_the_whole_dialogue_stores_forwards_and_gives_a_reference(fake_api, lotsen):
     """Skicka stores the request, forwards it to the curators' chat, and replies with K-<n>."""
-    await lotsen.services.storage.save_user(lotsen.services.user_key(3001), role="larare", municipality="flen")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(3001), role="larare", municipality="flen")
     anna = fake_api.user(3001)
     summary = await _through_the_dialogue(anna)
     assert "Flen" in summary.text and "Snart" in summary.text
@@ -96,7 +96,7 @@ async def test_it_goes_to_the_bup_contacts_own_chat_when_there_is_one(fake_api, 
         update={"municipalities": {**kb.contacts.municipalities, "flen": {**flen, "bup-kontakt": bup}}}
     )
     async with start_bot(knowledge=dataclasses.replace(kb, contacts=contacts)) as bot:
-        await bot.services.storage.save_user(bot.services.user_key(3003), municipality="flen")
+        await bot.services.storage.users.save(bot.services.user_key(3003), municipality="flen")
         cia = fake_api.user(3003)
         await cia.click(await _through_the_dialogue(cia), "kons_ok")
         assert len(fake_api.messages_to(-100555)) == 1
@@ -118,7 +118,7 @@ async def test_without_any_chat_the_request_is_stored_and_the_admins_are_told(fa
 
 async def test_the_answer_button_starts_the_dialogue_with_the_topic_filled_in(fake_api, lotsen):
     """"Begär konsultation" under an answer starts the dialogue about that answer's topic."""
-    await lotsen.services.storage.save_user(lotsen.services.user_key(3005), municipality="gnesta")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(3005), municipality="gnesta")
     eva = fake_api.user(3005)
     answer = await eva.ask("Eleven har hög frånvaro och vill inte komma till skolan")
     start = await eva.click(answer, "kons:skolfranvaro")

@@ -80,7 +80,7 @@ def test_the_check_passes_with_a_curator_chat_or_an_explicit_opt_out(bot_setting
 async def test_with_requests_turned_off_konsultation_gives_the_bup_contacts_phone(fake_api, start_bot, bot_settings, kb):
     settings = dataclasses.replace(bot_settings, curator_chat=None, consultations=False)
     async with start_bot(settings) as bot:
-        await bot.services.storage.save_user(bot.services.user_key(7001), municipality="flen")
+        await bot.services.storage.users.save(bot.services.user_key(7001), municipality="flen")
         user = fake_api.user(7001)
         reply = await user.ask("/konsultation")
         bup = kb.contacts.municipalities["flen"]["bup-kontakt"]
@@ -95,7 +95,7 @@ async def test_with_requests_turned_off_konsultation_gives_the_bup_contacts_phon
 
 async def test_the_requester_is_told_the_bup_contact_by_name_and_so_is_mina(fake_api, start_bot, kb):
     async with start_bot(knowledge=_with_bup_chat(kb, "flen", BUP_CHAT)) as bot:
-        await bot.services.storage.save_user(bot.services.user_key(7002), municipality="flen")
+        await bot.services.storage.users.save(bot.services.user_key(7002), municipality="flen")
         user = fake_api.user(7002)
         confirmation = await user.click(await _through_the_dialogue(user), "kons_ok")
         assert "skickad till <b>Jonas Provström, BUP:s kontaktperson för Flens kommun</b>" in confirmation.text
@@ -202,7 +202,7 @@ async def test_admins_see_open_requests_oldest_first_and_close_one(fake_api, lot
 
 async def test_an_admin_passes_a_request_on_to_another_municipalitys_contact(fake_api, start_bot, kb):
     async with start_bot(knowledge=_with_bup_chat(kb, "katrineholm", BUP_CHAT)) as bot:
-        await bot.services.storage.save_user(bot.services.user_key(7010), municipality="flen")
+        await bot.services.storage.users.save(bot.services.user_key(7010), municipality="flen")
         user = fake_api.user(7010)
         await user.click(await _through_the_dialogue(user), "kons_ok")
         admin = fake_api.user(ADMIN_ID, "Eva")
@@ -240,16 +240,16 @@ async def test_the_reminder_fires_once(fake_api, start_bot, bot_settings, monkey
     monkeypatch.setattr(consultation, "REMINDER_FIRST", 0.1)
     async with start_bot() as bot:
         storage = bot.services.storage
-        old = await storage.create_consultation(
+        old = await storage.consultations.create(
             source_key="test:old", user_key="u1", chat_id=7012, municipality="flen", topic="npf", text=ABOUT,
             urgency="snart", reach=REACH, route="curator", now=datetime.now(UTC) - timedelta(days=8),
         )
-        await storage.set_forwarded(old.reference, CURATOR_CHAT, 1)
-        new = await storage.create_consultation(
+        await storage.consultations.set_forwarded(old.reference, CURATOR_CHAT, 1)
+        new = await storage.consultations.create(
             source_key="test:new", user_key="u2", chat_id=7013, municipality="flen", topic="npf", text=ABOUT,
             urgency="snart", reach=REACH, route="curator",
         )
-        await storage.set_forwarded(new.reference, CURATOR_CHAT, 2)
+        await storage.consultations.set_forwarded(new.reference, CURATOR_CHAT, 2)
         await fake_api.wait_for(lambda: fake_api.messages_to(CURATOR_CHAT), timeout=10)
         await asyncio.sleep(1.0)  # several more rounds of the job
         reminders = fake_api.messages_to(CURATOR_CHAT)
@@ -261,7 +261,7 @@ async def test_the_reminder_fires_once(fake_api, start_bot, bot_settings, monkey
 async def test_a_request_left_unforwarded_by_a_restart_is_sent_after_the_start(fake_api, start_bot, bot_settings):
     """A request stored as `ny` before a restart (its retries lost with the process) is forwarded once after start."""
     async with start_bot() as bot:
-        stored = await bot.services.storage.create_consultation(
+        stored = await bot.services.storage.consultations.create(
             source_key="test:left", user_key="u1", chat_id=7014, municipality="gnesta", topic="npf", text=ABOUT,
             urgency="akut", reach=REACH, route="curator", now=datetime.now(UTC) - timedelta(minutes=5),
         )

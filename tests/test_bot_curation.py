@@ -52,7 +52,7 @@ async def test_a_tap_teaches_the_topic_and_the_knowledge_base_reloads(fake_api, 
     assert MISS in svc.router.kb.topics[topic].phrasings  # … and the router built from it
     assert svc.router.route(MISS).top_topic == topic  # the same question now routes there
     assert svc.router.route(MISS.replace("Eleven", "En elev i sexan")).top_topic == topic  # and a close paraphrase
-    act = (await svc.storage._read("SELECT * FROM curation_acts"))[0]
+    act = (await svc.storage.db.read("SELECT * FROM curation_acts"))[0]
     assert act["admin_key"] == svc.user_key(ADMIN_ID) and act["at"] and act["action"] == "topic"
     assert "Inget att kurera" in (await admin.ask("/obesvarade")).text
 
@@ -60,7 +60,7 @@ async def test_a_tap_teaches_the_topic_and_the_knowledge_base_reloads(fake_api, 
     await fake_api.wait_for(lambda: (item.text or "").startswith("Ångrat"))
     assert yaml.safe_load((tmp_path / "learned.yaml").read_text(encoding="utf-8")) in ({}, None)
     assert MISS not in svc.kb.topics[topic].phrasings
-    undone = (await svc.storage._read("SELECT * FROM curation_acts"))[0]
+    undone = (await svc.storage.db.read("SELECT * FROM curation_acts"))[0]
     assert undone["undone_at"] and undone["text"] is None  # an undone act keeps no question text
     header, (again,) = await _items(admin, 1)
     assert "längst bak i bussen" in again.text
@@ -100,7 +100,7 @@ async def test_off_topic_and_ignore_and_angra(fake_api, curating, tmp_path):
 async def test_intended_declines_are_listed_apart_and_thumbs_down_are_included(fake_api, curating):
     """Salary questions come after the real misses under their own heading; a 👎 answer is listed too."""
     svc = curating.services
-    await svc.storage.save_user(svc.user_key(7103), municipality="flen")
+    await svc.storage.users.save(svc.user_key(7103), municipality="flen")
     asker = fake_api.user(7103)
     await asker.ask(SALARY)
     answer = await asker.ask("Eleven har hög frånvaro och vill inte komma till skolan")
@@ -128,7 +128,7 @@ async def test_only_admins_can_curate(fake_api, curating, tmp_path):
     await other.press(item, item.button("Utanför"))
     await fake_api.wait_for(lambda: any(a.get("text") == NOT_ADMIN for a in fake_api.callback_answers))
     assert not (tmp_path / "learned.yaml").exists()
-    assert await curating.services.storage.curation_queue() != []
+    assert await curating.services.storage.curation.queue() != []
 
 
 async def test_an_unwritable_overlay_is_reported_and_nothing_is_lost(fake_api, start_bot, bot_settings, tmp_path):
@@ -144,4 +144,4 @@ async def test_an_unwritable_overlay_is_reported_and_nothing_is_lost(fake_api, s
         await admin.press(item, item.button("Utanför"))
         reply = await admin.next_message()
         assert "Det gick inte att lägga till" in reply.text and "LOTSEN_LEARNED" in reply.text
-        assert len(await bot.services.storage.curation_queue()) == 1
+        assert len(await bot.services.storage.curation.queue()) == 1

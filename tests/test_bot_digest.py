@@ -56,11 +56,11 @@ async def _digest_and_confirm(fake_api, lotsen, bot_settings, tmp_path, monkeypa
     assert f"{STALE_GNESTA} är kontrollerad" in reply.text
     await fake_api.wait_for(lambda: not any(STALE_GNESTA in label for label, _ in digest.buttons()))
     today = datetime.now(ZoneInfo("Europe/Stockholm")).date()
-    assert (await lotsen.services.storage.contact_confirmations()) == {"gnesta-socialtjanst-skola": today}
+    assert (await lotsen.services.storage.curation.contact_confirmations()) == {"gnesta-socialtjanst-skola": today}
 
     await admin.press(digest, digest.button("Ändrad"))  # the first remaining contact
     assert "har ändrats" in (await admin.next_message()).text
-    assert len(await lotsen.services.storage.contacts_reported_changed()) == 1
+    assert len(await lotsen.services.storage.curation.contacts_reported_changed()) == 1
 
     listing = await admin.click(digest, "cu-list")
     assert "1 missar" in listing.text

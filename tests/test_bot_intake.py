@@ -126,7 +126,7 @@ async def test_a_poison_update_in_webhook_mode_is_quarantined_and_confirmed(fake
             assert statuses == [200, 200, 400]
             hans = fake_api.user(6010, "Hans")
             assert "skolfrånvaro" in (await hans.ask(QUESTION)).text
-            assert await services.storage.quarantined_count() == 2
+            assert await services.storage.inbox.quarantined_count() == 2
         finally:
             stop.set()
             await task

@@ -33,7 +33,7 @@ async def test_onboarding_by_buttons_remembers_role_and_municipality(fake_api, l
     ready = await anna.click(ask_municipality, "kom:flen")
     assert "Klart" in ready.text
 
-    profile = await lotsen.services.storage.get_user(lotsen.services.user_key(1001))
+    profile = await lotsen.services.storage.users.get(lotsen.services.user_key(1001))
     assert (profile.role, profile.municipality) == ("larare", "flen")
     assert ask_role.text == "Roll: Lärare/mentor ✓"  # the button message was edited in place
     assert ask_municipality.text == "Kommun: Flen ✓"
@@ -58,7 +58,7 @@ async def test_deep_link_preselects_the_municipality(fake_api, lotsen):
     ask_role = await bo.next_message()
     ready = await bo.click(ask_role, "role:rektor")
     assert "Klart" in ready.text
-    profile = await lotsen.services.storage.get_user(lotsen.services.user_key(1003))
+    profile = await lotsen.services.storage.users.get(lotsen.services.user_key(1003))
     assert (profile.role, profile.municipality) == ("rektor", "flen")
 
 
@@ -67,7 +67,7 @@ async def test_kommun_with_a_name_is_fuzzy(fake_api, lotsen):
     cia = fake_api.user(1004)
     reply = await cia.ask("/kommun nykoping")
     assert "Nyköping" in reply.text
-    profile = await lotsen.services.storage.get_user(lotsen.services.user_key(1004))
+    profile = await lotsen.services.storage.users.get(lotsen.services.user_key(1004))
     assert profile.municipality == "nykoping"
 
 
@@ -108,5 +108,5 @@ async def test_profile_survives_a_restart(fake_api, start_bot):
     async with start_bot() as bot:
         answer = await gun.ask("Eleven har hög frånvaro och vill inte komma till skolan")
         assert "Vingåker" in answer.text
-        profile = await bot.services.storage.get_user(bot.services.user_key(1008))
+        profile = await bot.services.storage.users.get(bot.services.user_key(1008))
         assert profile.role == "larare"

@@ -70,7 +70,7 @@ def test_the_forms_are_real_personnummer():
 async def test_personnummer_never_reach_the_database_the_wal_or_the_logs(fake_api, lotsen, raw_log):
     """Questions, a consultation and a /kommun argument full of numbers leave no trace of them."""
     anna = fake_api.user(6001)
-    await lotsen.services.storage.save_user(lotsen.services.user_key(6001), municipality="flen")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(6001), municipality="flen")
     for number in FORMS:
         reply = await anna.ask(f"Eleven {number} har hög frånvaro och mår dåligt")
         assert "personnummer" in reply.text

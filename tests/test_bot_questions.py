@@ -20,7 +20,7 @@ ABSENCE = "Eleven har hög frånvaro och vill inte komma till skolan, vart vänd
 
 
 async def _with_profile(lotsen, user_id: int, municipality: str, role: str = "larare") -> None:
-    await lotsen.services.storage.save_user(lotsen.services.user_key(user_id), role=role, municipality=municipality)
+    await lotsen.services.storage.users.save(lotsen.services.user_key(user_id), role=role, municipality=municipality)
 
 
 async def _questions(lotsen) -> list[sqlite3.Row]:
@@ -94,7 +94,7 @@ async def test_a_long_full_advice_is_split_under_4096(fake_api, start_bot, kb):
         kb, topics={**kb.topics, "skolfranvaro": topic.model_copy(update={"answer": long_answer})}
     )
     async with start_bot(knowledge=long_kb) as bot:
-        await bot.services.storage.save_user(bot.services.user_key(2005), municipality="flen")
+        await bot.services.storage.users.save(bot.services.user_key(2005), municipality="flen")
         eva = fake_api.user(2005)
         answer = await eva.ask(ABSENCE)
         assert utf16_len(answer.text) < 1500 and "(59)" not in answer.text

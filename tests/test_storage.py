@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage.database import MIGRATIONS, Storage, StorageError
+from bot.storage.database import StorageError
+from bot.storage.migrations import MIGRATIONS
+from bot.storage.store import Storage
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -35,7 +37,7 @@ async def log(storage: Storage, key: str, **overrides):
         now=NOW,
     )
     values.update(overrides)
-    return await storage.log_question(**values)
+    return await storage.questions.log(**values)
 
 
 async def consult(storage: Storage, key: str, **overrides):
@@ -52,7 +54,7 @@ async def consult(storage: Storage, key: str, **overrides):
         now=NOW,
     )
     values.update(overrides)
-    return await storage.create_consultation(**values)
+    return await storage.consultations.create(**values)
 
 
 def query(path: Path, sql: str, params=()) -> list[tuple]:
@@ -90,7 +92,7 @@ async def test_a_database_from_a_newer_lotsen_is_refused(tmp_path: Path):
 
 async def test_the_database_runs_in_wal_mode_with_full_sync(storage: Storage):
     """WAL + synchronous=FULL, so a commit we have confirmed survives a power loss."""
-    pragmas = await storage.pragmas()
+    pragmas = await storage.db.pragmas()
     assert pragmas["journal_mode"] == "wal"
     assert pragmas["synchronous"] == 2  # FULL
     assert pragmas["busy_timeout"] >= 1000
@@ -103,12 +105,12 @@ async def test_concurrent_writers_do_not_share_a_transaction(storage: Storage):
     created = await asyncio.gather(
         *(consult(storage, f"tg:{n}") for n in range(30)),
         *(log(storage, f"q:{n}") for n in range(30)),
-        *(storage.store_updates([(n, "{}")], n + 1) for n in range(30)),
+        *(storage.inbox.store([(n, "{}")], n + 1) for n in range(30)),
     )
     references = {c.reference for c in created[:30]}
     assert len(references) == 30
-    assert (await storage.stats()).questions == 30
-    assert len(await storage.pending_updates()) == 30
+    assert (await storage.statistics.stats()).questions == 30
+    assert len(await storage.inbox.pending()) == 30
 
 
 # --------------------------------------------------------------------------- users
@@ -116,10 +118,10 @@ async def test_concurrent_writers_do_not_share_a_transaction(storage: Storage):
 
 async def test_saving_a_user_changes_only_the_fields_given(storage: Storage):
     """Choosing a municipality later keeps the role chosen before."""
-    assert await storage.get_user("pseudonym-1") is None
-    await storage.save_user("pseudonym-1", role="kurator")
-    await storage.save_user("pseudonym-1", municipality="flen")
-    profile = await storage.get_user("pseudonym-1")
+    assert await storage.users.get("pseudonym-1") is None
+    await storage.users.save("pseudonym-1", role="kurator")
+    await storage.users.save("pseudonym-1", municipality="flen")
+    profile = await storage.users.get("pseudonym-1")
     assert profile is not None
     assert (profile.role, profile.municipality) == ("kurator", "flen")
 
@@ -133,7 +135,7 @@ async def test_a_redelivered_question_is_logged_once(storage: Storage, tmp_path:
     second = await log(storage, "tg:1001", text="annan text")
     assert isinstance(first, int)
     assert second is None
-    assert await storage.question_id_for("tg:1001") == first
+    assert await storage.questions.id_for("tg:1001") == first
     rows = query(tmp_path / "lotsen.sqlite3", "SELECT text FROM questions")
     assert rows == [("Elev i åk 2 kan inte sitta still",)]
 
@@ -141,7 +143,7 @@ async def test_a_redelivered_question_is_logged_once(storage: Storage, tmp_path:
 async def test_a_logged_question_can_be_read_back_by_its_source_key(storage: Storage):
     """The clarify buttons re-route the stored text; after purge the text is gone."""
     await log(storage, "tg:77", topics=[{"id": "npf", "score": 0.42}, {"id": "sip", "score": 0.4}])
-    question = await storage.question_by_source("tg:77")
+    question = await storage.questions.by_source("tg:77")
     assert question is not None
     assert (question["text"], question["municipality"], question["top_topic"]) == (
         "Elev i åk 2 kan inte sitta still",
@@ -150,21 +152,21 @@ async def test_a_logged_question_can_be_read_back_by_its_source_key(storage: Sto
     )
     assert question["topics"][1] == {"id": "sip", "score": 0.4}
     assert question["declined"] is False
-    assert await storage.question_by_source("tg:78") is None
-    await storage.purge(NOW + timedelta(days=400), retention_days=365)
-    purged = await storage.question_by_source("tg:77")
+    assert await storage.questions.by_source("tg:78") is None
+    await storage.retention.purge(NOW + timedelta(days=400), retention_days=365)
+    purged = await storage.questions.by_source("tg:77")
     assert purged is not None and purged["text"] is None
 
 
 async def test_feedback_is_recorded_only_for_the_asker(storage: Storage):
     """Thumbs up is saved on the user's own question, and another user's key changes nothing."""
     question = await log(storage, "tg:1")
-    assert await storage.set_feedback(question, -1, user_key="someone-else") is False
-    assert await storage.set_feedback(question, 1, user_key="pseudonym-1") is True
-    stats = await storage.stats()
+    assert await storage.questions.set_feedback(question, -1, user_key="someone-else") is False
+    assert await storage.questions.set_feedback(question, 1, user_key="pseudonym-1") is True
+    stats = await storage.statistics.stats()
     assert (stats.feedback_up, stats.feedback_down) == (1, 0)
     with pytest.raises(ValueError):
-        await storage.set_feedback(question, 5)
+        await storage.questions.set_feedback(question, 5)
 
 
 # --------------------------------------------------------------------------- consultations
@@ -187,21 +189,21 @@ async def test_a_consultation_goes_from_new_to_forwarded_to_handled(storage: Sto
     """Handling returns the requester's chat once, then forgets it; handling twice returns None."""
     created = await consult(storage, "tg:3001")
     assert created.status == "ny"
-    await storage.set_forwarded(created.reference, chat_id=-100555, message_id=77)
-    forwarded = await storage.get_consultation(created.reference)
+    await storage.consultations.set_forwarded(created.reference, chat_id=-100555, message_id=77)
+    forwarded = await storage.consultations.get(created.reference)
     assert forwarded is not None
     assert (forwarded.status, forwarded.forwarded_chat_id, forwarded.forwarded_message_id) == (
         "vidarebefordrad",
         -100555,
         77,
     )
-    handled = await storage.mark_handled(created.reference, now=NOW)
+    handled = await storage.consultations.mark_handled(created.reference, now=NOW)
     assert handled is not None
     assert (handled.status, handled.chat_id, handled.handled_at) == ("hanterad", 4242, NOW)
-    stored = await storage.get_consultation(created.reference)
+    stored = await storage.consultations.get(created.reference)
     assert stored is not None and stored.chat_id is None
-    assert await storage.mark_handled(created.reference) is None
-    assert await storage.mark_handled("K-999") is None
+    assert await storage.consultations.mark_handled(created.reference) is None
+    assert await storage.consultations.mark_handled("K-999") is None
 
 
 async def test_consultations_for_lists_a_users_own_newest_first(storage: Storage):
@@ -209,7 +211,7 @@ async def test_consultations_for_lists_a_users_own_newest_first(storage: Storage
     older = await consult(storage, "tg:1")
     newer = await consult(storage, "tg:2")
     await consult(storage, "tg:3", user_key="pseudonym-2")
-    mine = await storage.consultations_for("pseudonym-1")
+    mine = await storage.consultations.of_user("pseudonym-1")
     assert [c.reference for c in mine] == [newer.reference, older.reference]
 
 
@@ -218,39 +220,39 @@ async def test_consultations_for_lists_a_users_own_newest_first(storage: Storage
 
 async def test_updates_and_offset_are_stored_together_and_redeliveries_skipped(storage: Storage):
     """store_updates saves the batch and the next offset; an update seen before is not stored again."""
-    assert await storage.get_offset() == 0
-    assert await storage.store_updates([(10, '{"update_id": 10}'), (11, '{"update_id": 11}')], 12) == 2
-    assert await storage.get_offset() == 12
-    assert await storage.store_updates([(11, '{"update_id": 11}'), (12, '{"update_id": 12}')], 13) == 1
-    assert await storage.get_offset() == 13
-    assert [uid for uid, _ in await storage.pending_updates()] == [10, 11, 12]
+    assert await storage.inbox.offset() == 0
+    assert await storage.inbox.store([(10, '{"update_id": 10}'), (11, '{"update_id": 11}')], 12) == 2
+    assert await storage.inbox.offset() == 12
+    assert await storage.inbox.store([(11, '{"update_id": 11}'), (12, '{"update_id": 12}')], 13) == 1
+    assert await storage.inbox.offset() == 13
+    assert [uid for uid, _ in await storage.inbox.pending()] == [10, 11, 12]
 
-    await storage.mark_update_done(10)
-    assert [uid for uid, _ in await storage.pending_updates()] == [11, 12]
+    await storage.inbox.done(10)
+    assert [uid for uid, _ in await storage.inbox.pending()] == [11, 12]
 
 
 async def test_a_batch_is_all_or_nothing(storage: Storage, tmp_path: Path):
     """If one update in a batch cannot be stored, neither the batch nor the new offset is saved."""
-    await storage.store_updates([(1, "{}")], 2)
+    await storage.inbox.store([(1, "{}")], 2)
     with pytest.raises(sqlite3.IntegrityError):
-        await storage.store_updates([(2, "{}"), (3, None)], 4)  # type: ignore[list-item]
-    assert await storage.get_offset() == 2
-    assert [uid for uid, _ in await storage.pending_updates()] == [1]
+        await storage.inbox.store([(2, "{}"), (3, None)], 4)  # type: ignore[list-item]
+    assert await storage.inbox.offset() == 2
+    assert [uid for uid, _ in await storage.inbox.pending()] == [1]
 
 
 async def test_a_failing_update_waits_for_its_retry_then_is_given_up_without_its_payload(storage: Storage, tmp_path):
     """Attempts are counted; a retry waits until due (across a reopen); giving up keeps the reason, not the text."""
-    await storage.store_updates([(5, '{"message": {"text": "hej"}}')], 6)
-    assert await storage.begin_update(5)
+    await storage.inbox.store([(5, '{"message": {"text": "hej"}}')], 6)
+    assert await storage.inbox.begin(5)
     now = datetime.now(UTC)
-    await storage.retry_update_later(5, now + timedelta(minutes=5), "NetworkError")
-    assert await storage.due_updates(now=now) == []
-    assert [uid for uid, _ in await storage.pending_updates()] == [5]  # waiting, not dropped
-    later = await storage.due_updates(now=now + timedelta(minutes=6))
+    await storage.inbox.retry_later(5, now + timedelta(minutes=5), "NetworkError")
+    assert await storage.inbox.due(now=now) == []
+    assert [uid for uid, _ in await storage.inbox.pending()] == [5]  # waiting, not dropped
+    later = await storage.inbox.due(now=now + timedelta(minutes=6))
     assert [(i.update_id, i.attempts) for i in later] == [(5, 1)]
     assert later[0].first_failure is not None
-    await storage.give_up_update(5, "NetworkError")
-    assert not await storage.begin_update(5)  # no longer pending
+    await storage.inbox.give_up(5, "NetworkError")
+    assert not await storage.inbox.begin(5)  # no longer pending
     assert query(tmp_path / "lotsen.sqlite3", "SELECT status, payload, problem FROM inbox") == [
         ("failed", "", "NetworkError")
     ]
@@ -258,16 +260,16 @@ async def test_a_failing_update_waits_for_its_retry_then_is_given_up_without_its
 
 async def test_quarantined_updates_are_kept_for_inspection_and_never_due(storage: Storage, tmp_path):
     """A quarantined update is stored (with the offset) as failed, counted, and never handed to the worker."""
-    await storage.store_updates([(1, "{}")], 3, [(2, '{"update_id":2}', "ogiltig Unicode-text")])
-    assert await storage.get_offset() == 3
-    assert [i.update_id for i in await storage.due_updates()] == [1]
-    assert await storage.quarantined_count() == 1
+    await storage.inbox.store([(1, "{}")], 3, [(2, '{"update_id":2}', "ogiltig Unicode-text")])
+    assert await storage.inbox.offset() == 3
+    assert [i.update_id for i in await storage.inbox.due()] == [1]
+    assert await storage.inbox.quarantined_count() == 1
 
 
 async def test_a_done_update_keeps_no_payload(storage: Storage, tmp_path: Path):
     """Once handled, only the update id stays (for dedupe); the message JSON is blanked."""
-    await storage.store_updates([(7, '{"message": {"text": "hej"}}')], 8)
-    await storage.mark_update_done(7)
+    await storage.inbox.store([(7, '{"message": {"text": "hej"}}')], 8)
+    await storage.inbox.done(7)
     assert query(tmp_path / "lotsen.sqlite3", "SELECT payload, status FROM inbox") == [("", "done")]
 
 
@@ -282,9 +284,9 @@ async def test_purge_removes_old_texts_and_links_but_keeps_the_counts(storage: S
     old_consultation = await consult(storage, "tg:c-old", now=old)
     open_consultation = await consult(storage, "tg:c-open", now=NOW - timedelta(days=2))
     handled = await consult(storage, "tg:c-handled", now=NOW - timedelta(days=2))
-    await storage.mark_handled(handled.reference, now=NOW - timedelta(days=1))
+    await storage.consultations.mark_handled(handled.reference, now=NOW - timedelta(days=1))
 
-    report = await storage.purge(NOW, retention_days=365)
+    report = await storage.retention.purge(NOW, retention_days=365)
 
     assert (report.questions_cleared, report.consultations_cleared) == (1, 1)
     path = tmp_path / "lotsen.sqlite3"
@@ -292,38 +294,38 @@ async def test_purge_removes_old_texts_and_links_but_keeps_the_counts(storage: S
         ("tg:old", 1, 1),
         ("tg:new", 0, 0),
     ]
-    purged = await storage.get_consultation(old_consultation.reference)
+    purged = await storage.consultations.get(old_consultation.reference)
     assert purged is not None
     assert (purged.text, purged.reach, purged.user_key, purged.chat_id) == (None, None, None, None)
-    still_open = await storage.get_consultation(open_consultation.reference)
+    still_open = await storage.consultations.get(open_consultation.reference)
     assert still_open is not None and still_open.chat_id == 4242
-    assert (await storage.stats()).questions == 2
+    assert (await storage.statistics.stats()).questions == 2
     # Second run finds nothing left to clear.
-    again = await storage.purge(NOW, retention_days=365)
+    again = await storage.retention.purge(NOW, retention_days=365)
     assert (again.questions_cleared, again.consultations_cleared) == (0, 0)
 
 
 async def test_purge_prunes_the_inbox_after_a_week_and_empties_the_wal(storage: Storage, tmp_path: Path):
     """Handled inbox rows older than seven days are deleted and the -wal file is truncated."""
-    await storage.store_updates([(1, "{}"), (2, "{}")], 3)
-    await storage.mark_update_done(1)
-    report = await storage.purge(datetime.now(UTC) + timedelta(days=8), retention_days=365)
+    await storage.inbox.store([(1, "{}"), (2, "{}")], 3)
+    await storage.inbox.done(1)
+    report = await storage.retention.purge(datetime.now(UTC) + timedelta(days=8), retention_days=365)
     assert report.inbox_pruned == 1
-    assert [uid for uid, _ in await storage.pending_updates()] == [2]  # pending work is never dropped
+    assert [uid for uid, _ in await storage.inbox.pending()] == [2]  # pending work is never dropped
     wal = tmp_path / "lotsen.sqlite3-wal"
     assert not wal.exists() or wal.stat().st_size == 0
 
 
 async def test_purge_forgets_users_who_have_been_silent_for_the_whole_period(storage: Storage):
     """A profile untouched for longer than the retention period, with no recent questions, is deleted."""
-    await storage.save_user("pseudonym-quiet", role="larare")
-    await storage.save_user("pseudonym-1", role="kurator")
+    await storage.users.save("pseudonym-quiet", role="larare")
+    await storage.users.save("pseudonym-1", role="kurator")
     later = datetime.now(UTC) + timedelta(days=400)
     await log(storage, "tg:recent", now=later - timedelta(days=1))
-    report = await storage.purge(later, retention_days=365)
+    report = await storage.retention.purge(later, retention_days=365)
     assert report.users_deleted == 1
-    assert await storage.get_user("pseudonym-quiet") is None
-    assert await storage.get_user("pseudonym-1") is not None
+    assert await storage.users.get("pseudonym-quiet") is None
+    assert await storage.users.get("pseudonym-1") is not None
 
 
 # --------------------------------------------------------------------------- curation
@@ -337,7 +339,7 @@ async def test_stats_count_topics_municipalities_weeks_and_misses(storage: Stora
     await log(storage, "q4", topics=[], declined=True, kind="greeting", text="hej")
     await consult(storage, "c1")
 
-    stats = await storage.stats()
+    stats = await storage.statistics.stats()
 
     # Questions only: the greeting is counted apart.
     assert (stats.questions, stats.small_talk) == (3, 1)
@@ -348,7 +350,7 @@ async def test_stats_count_topics_municipalities_weeks_and_misses(storage: Stora
     assert stats.declined_share == pytest.approx(1 / 3)
     assert stats.open_consultations == 1
     assert stats.consultations_by_status == {"ny": 1}
-    assert (await storage.stats(since=NOW + timedelta(days=1))).questions == 1
+    assert (await storage.statistics.stats(since=NOW + timedelta(days=1))).questions == 1
 
 
 async def test_unanswered_lists_declined_and_low_confidence_questions(storage: Storage):
@@ -376,21 +378,21 @@ async def test_unanswered_lists_declined_and_low_confidence_questions(storage: S
         now=NOW + timedelta(minutes=3),
     )
 
-    rows = await storage.unanswered()
+    rows = await storage.questions.unanswered()
 
     assert [row["text"] for row in rows] == ["utanför", "osäker"]
     assert rows[1]["top_score"] == pytest.approx(0.3)
-    assert len(await storage.unanswered(limit=1)) == 1
+    assert len(await storage.questions.unanswered(limit=1)) == 1
 
 
 async def test_export_leaves_out_pseudonyms_and_chat_ids(storage: Storage):
     """Exported rows carry no user_key, chat ids or source keys; topics come back as a list."""
     await log(storage, "q1")
     created = await consult(storage, "c1")
-    await storage.set_forwarded(created.reference, chat_id=-100555, message_id=77)
+    await storage.consultations.set_forwarded(created.reference, chat_id=-100555, message_id=77)
 
-    questions = await storage.export_rows("questions")
-    consultations = await storage.export_rows("consultations")
+    questions = await storage.statistics.export_rows("questions")
+    consultations = await storage.statistics.export_rows("consultations")
 
     assert questions[0]["topics"] == [{"id": "npf", "score": 0.9}]
     assert questions[0]["declined"] is False
@@ -401,7 +403,7 @@ async def test_export_leaves_out_pseudonyms_and_chat_ids(storage: Storage):
         )
     assert consultations[0]["reference"] == created.reference
     with pytest.raises(ValueError):
-        await storage.export_rows("users")
+        await storage.statistics.export_rows("users")
 
 
 async def test_a_personnummer_that_slipped_through_is_never_written(storage: Storage, tmp_path: Path):
@@ -430,18 +432,18 @@ async def test_migration_4_adds_forward_attempts_and_reminders_to_an_existing_da
             (NOW.isoformat(),),
         )
     async with await Storage.open(path) as storage:
-        [old] = await storage.open_consultations()
+        [old] = await storage.consultations.open()
         assert (old.reference, old.forward_attempts, old.reminded_at) == ("K-1", 0, None)
-        assert await storage.count_forward_attempt("K-1") == 1
-        assert await storage.count_forward_attempt("K-1") == 2
-        assert await storage.mark_reminded("K-1", NOW) is True
-        assert await storage.mark_reminded("K-1", NOW) is False
-        [again] = await storage.open_consultations("ny")
+        assert await storage.consultations.count_forward_attempt("K-1") == 1
+        assert await storage.consultations.count_forward_attempt("K-1") == 2
+        assert await storage.consultations.mark_reminded("K-1", NOW) is True
+        assert await storage.consultations.mark_reminded("K-1", NOW) is False
+        [again] = await storage.consultations.open("ny")
         assert (again.forward_attempts, again.reminded_at) == (2, NOW)
-        await storage.set_forwarded("K-1", -100, None)
-        assert await storage.open_consultations("ny") == []
-        rerouted = await storage.reroute_consultation("K-1", "flen", "flen-bup-kontakt")
+        await storage.consultations.set_forwarded("K-1", -100, None)
+        assert await storage.consultations.open("ny") == []
+        rerouted = await storage.consultations.reroute("K-1", "flen", "flen-bup-kontakt")
         assert rerouted is not None and (rerouted.status, rerouted.forwarded_chat_id, rerouted.forward_attempts) == ("ny", None, 0)
-        await storage.mark_handled("K-1")
-        assert await storage.open_consultations() == []
-        assert await storage.reroute_consultation("K-1", "trosa", "curator") is None
+        await storage.consultations.mark_handled("K-1")
+        assert await storage.consultations.open() == []
+        assert await storage.consultations.reroute("K-1", "trosa", "curator") is None

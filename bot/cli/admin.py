@@ -20,7 +20,9 @@ from bot.config import Settings
 from bot.errors import KnowledgeError
 from bot.knowledge.base import KnowledgeBase, load_knowledge
 from bot.ops import curation
-from bot.storage.database import STATUSES, Storage, StorageError
+from bot.storage.consultations import STATUSES
+from bot.storage.database import StorageError
+from bot.storage.store import Storage
 
 if TYPE_CHECKING:
     from bot.knowledge.base import KnowledgeBase
@@ -133,7 +135,7 @@ def _knowledge(settings: Settings) -> KnowledgeBase | None:
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     """Prints the statistics table (and writes the chart with --chart)."""
-    stats = _with_storage(settings, lambda storage: storage.stats(since=args.since))
+    stats = _with_storage(settings, lambda storage: storage.statistics.stats(since=args.since))
     if stats is None:
         return 1
     names = curation.display_names(_knowledge(settings))
@@ -146,7 +148,7 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_unanswered(args: argparse.Namespace, settings: Settings) -> int:
     """Prints the latest declined and low-confidence questions."""
-    rows = _with_storage(settings, lambda storage: storage.unanswered(limit=args.limit))
+    rows = _with_storage(settings, lambda storage: storage.questions.unanswered(limit=args.limit))
     if rows is None:
         return 1
     print(curation.format_unanswered(rows))
@@ -155,7 +157,7 @@ def run_unanswered(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_consultations(args: argparse.Namespace, settings: Settings) -> int:
     """Prints the open consultations (or those with --status), oldest first, with who received them."""
-    rows = _with_storage(settings, lambda storage: storage.open_consultations(args.status))
+    rows = _with_storage(settings, lambda storage: storage.consultations.open(args.status))
     if rows is None:
         return 1
     kb = _knowledge(settings)
@@ -180,7 +182,7 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     if args.format is None:
         print("lotsen: ange --format csv eller --format jsonl (eller --kontakter)", file=sys.stderr)
         return 1
-    rows = _with_storage(settings, lambda storage: storage.export_rows(args.table))
+    rows = _with_storage(settings, lambda storage: storage.statistics.export_rows(args.table))
     if rows is None:
         return 1
     text = curation.export_csv(rows) if args.format == "csv" else curation.export_jsonl(rows)
@@ -195,7 +197,7 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
 def run_purge(args: argparse.Namespace, settings: Settings) -> int:
     """Removes old texts and personal links now, the same as the bot's daily purge."""
     days = args.days or settings.retention_days
-    report = _with_storage(settings, lambda storage: storage.purge(datetime.now(UTC), days))
+    report = _with_storage(settings, lambda storage: storage.retention.purge(datetime.now(UTC), days))
     if report is None:
         return 1
     print(f"Rensat allt äldre än {days} dagar (före {report.cutoff:%Y-%m-%d}):")

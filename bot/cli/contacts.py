@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.knowledge.base import ContactAge, KnowledgeBase, load_knowledge
-from bot.storage.database import Storage
+from bot.storage.store import Storage
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 
@@ -57,7 +57,7 @@ def _confirmations(settings: Settings) -> dict[str, date]:
 
     async def read() -> dict[str, date]:
         async with await Storage.open(settings.db_path) as storage:
-            return await storage.contact_confirmations()
+            return await storage.curation.contact_confirmations()
 
     return asyncio.run(read())
 

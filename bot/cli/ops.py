@@ -111,7 +111,7 @@ def run_health(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_backup(args: argparse.Namespace, settings: Settings) -> int:
     """Copies the live database with SQLite's online backup API and keeps the newest N copies."""
-    from bot.storage.database import backup_database
+    from bot.storage.backup import backup_database
 
     if args.behall < 1:
         raise LotsenError("--behall ska vara minst 1")

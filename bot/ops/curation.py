@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.knowledge.base import KnowledgeBase
-    from bot.storage.database import Stats
+    from bot.storage.statistics import Stats
 
 STATUS_LABELS = {"ny": "nya", "vidarebefordrad": "vidarebefordrade", "hanterad": "hanterade"}
 KIND_LABELS = {"declined": "avböjd", "answer": "osäker träff"}

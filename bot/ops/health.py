@@ -39,7 +39,7 @@ def heartbeat(*, mode: str, started: float, kb_hash: str | None, api_ok_at: floa
 
 def check_offline(db_path: Path, max_age: float = HEARTBEAT_MAX_AGE) -> dict[str, Any]:
     """Judges the bot's health from its database; returns a report with `healthy` and Swedish `problems`."""
-    from bot.storage.database import read_health
+    from bot.storage.backup import read_health
 
     report: dict[str, Any] = {"healthy": False, "database": str(db_path), "problems": []}
     try:

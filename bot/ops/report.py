@@ -20,10 +20,10 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.knowledge.base import KnowledgeBase
-from bot.storage.database import SMALL_TALK_KINDS
+from bot.storage.questions import SMALL_TALK_KINDS
 
 if TYPE_CHECKING:
-    from bot.storage.database import Storage
+    from bot.storage.store import Storage
 
 MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november", "december")
 CSS = """
@@ -171,8 +171,8 @@ def render_report(kb: KnowledgeBase, questions: Sequence[Mapping[str, Any]], con
 
 async def build_report(storage: Storage, kb: KnowledgeBase, start: datetime, end: datetime, verify_days: int) -> str:
     """Reads the period [start, end) from storage and renders the report."""
-    questions, consultations = await storage.report_rows(start, end)
-    confirmed = await storage.contact_confirmations()
+    questions, consultations = await storage.statistics.report_rows(start, end)
+    confirmed = await storage.curation.contact_confirmations()
     today = datetime.now(start.tzinfo).date()
     # Drawing the charts takes a moment: off the event loop, so the bot keeps answering.
     return await asyncio.to_thread(

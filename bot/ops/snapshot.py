@@ -23,7 +23,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.errors import KnowledgeError
 from bot.knowledge.base import KnowledgeBase, load_knowledge
-from bot.storage.database import Storage
+from bot.storage.store import Storage
 
 _LOGGER = logging.getLogger(__name__)
 CONTACTS_NAME = "contacts.yaml"
@@ -82,7 +82,7 @@ async def load_or_fallback(settings: Settings, storage: Storage) -> Loaded:
     try:
         kb, kb_hash, files = await asyncio.to_thread(read_and_load, settings)
     except KnowledgeError as exc:
-        found = await storage.latest_knowledge_snapshot()
+        found = await storage.snapshots.latest()
         if found is None:
             raise
         snap_hash, saved, snap_files = found
@@ -97,7 +97,7 @@ async def load_or_fallback(settings: Settings, storage: Storage) -> Loaded:
             _LOGGER.error("  %s", problem)
         return Loaded(kb, snap_hash, exc, saved)
     try:
-        await storage.save_knowledge_snapshot(kb_hash, files)
+        await storage.snapshots.save(kb_hash, files)
     except sqlite3.Error as exc:  # no room for the snapshot: run on what loaded, the health checks report the disk
         _LOGGER.warning("Kunskapsbasen kunde inte sparas som senast fungerande version (%s)", type(exc).__name__)
     return Loaded(kb, kb_hash)

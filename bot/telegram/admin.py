@@ -2,7 +2,7 @@
 
 Anyone else gets a polite no, and so does an admin outside a private chat
 (`bot.telegram.access.private_only`). Exports leave out pseudonyms, chat ids and
-source keys (storage.export_rows), so a CSV can be shared inside the project.
+source keys (storage.statistics.export_rows), so a CSV can be shared inside the project.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
     svc = services(context)
-    stats = await svc.storage.stats()
+    stats = await svc.storage.statistics.stats()
     names = display_names(svc.kb)
     await send_html(context.bot, message.chat_id, _pre(format_stats(stats, names)))
     png = await asyncio.to_thread(stats_chart_png, stats, names)
@@ -68,7 +68,7 @@ async def on_unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """Lists questions Lotsen declined or was unsure about."""
     message = update.effective_message
     assert message is not None
-    rows = await services(context).storage.unanswered(20)
+    rows = await services(context).storage.questions.unanswered(20)
     await send_html(context.bot, message.chat_id, _pre(format_unanswered(rows)))
 
 
@@ -103,7 +103,7 @@ async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     storage = services(context).storage
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     for table, label in (("questions", "fragor"), ("consultations", "konsultationer")):
-        rows = await storage.export_rows(table)
+        rows = await storage.statistics.export_rows(table)
         data = export_csv(rows).encode("utf-8-sig")  # BOM: Excel then reads å, ä, ö right
         await context.bot.send_document(
             message.chat_id, data, filename=f"lotsen-{label}-{day}.csv",

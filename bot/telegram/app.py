@@ -221,7 +221,7 @@ def _add_curation_handlers(application: Application) -> None:
 async def _purge(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Removes question texts and personal links older than the retention period."""
     svc = services_of(context.application)
-    report = await svc.storage.purge(datetime.now(UTC), svc.settings.retention_days)
+    report = await svc.storage.retention.purge(datetime.now(UTC), svc.settings.retention_days)
     _LOGGER.info(
         "Rensning: %d frågetexter, %d konsultationer, %d användare, %d inkorgsrader",
         report.questions_cleared, report.consultations_cleared, report.users_deleted, report.inbox_pruned,

@@ -45,7 +45,7 @@ from bot.config import Settings
 from bot.core.render import utf16_len
 from bot.core.router import TZ
 from bot.knowledge.base import KnowledgeBase
-from bot.storage.database import Consultation
+from bot.storage.consultations import Consultation
 from bot.telegram.admin import admins_only
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, safe_to_retry, send_html
@@ -236,7 +236,7 @@ async def _not_available(update: Update, context: ContextTypes.DEFAULT_TYPE, cha
     """Says plainly that requests are off, with the BUP contact's phone."""
     svc = services(context)
     user = update.effective_user
-    profile = await svc.storage.get_user(svc.user_key(user.id)) if user else None
+    profile = await svc.storage.users.get(svc.user_key(user.id)) if user else None
     municipality = profile.municipality if profile else None
     contact = svc.kb.contact_for("bup-kontakt", municipality) if municipality else None
     if contact is None:
@@ -304,7 +304,7 @@ def _summary(svc: Services, draft: Draft, municipality: str | None) -> str:
 
 
 async def _municipality(svc: Services, user_id: int, text: str) -> str | None:
-    profile = await svc.storage.get_user(svc.user_key(user_id))
+    profile = await svc.storage.users.get(svc.user_key(user_id))
     chosen = profile.municipality if profile else None
     return (await svc.route(text, chosen)).municipality
 
@@ -371,12 +371,12 @@ async def _forward(svc: Services, bot, c: Consultation) -> bool:  # noqa: ANN001
             return False
         # It reached Telegram and was probably delivered: record it so "Hanterad" works; never re-send blindly.
         _LOGGER.warning("Konsultation %s: svaret dröjde, räknas som kanske levererad", c.reference)
-        await svc.storage.set_forwarded(c.reference, dest.chat_id, None)
+        await svc.storage.consultations.set_forwarded(c.reference, dest.chat_id, None)
         return True
     except TelegramError as exc:
         _LOGGER.error("Konsultation %s kunde inte vidarebefordras: %s", c.reference, type(exc).__name__)
         return False
-    await svc.storage.set_forwarded(c.reference, dest.chat_id, sent.message_id)
+    await svc.storage.consultations.set_forwarded(c.reference, dest.chat_id, sent.message_id)
     return True
 
 
@@ -387,7 +387,7 @@ def _retry_job_name(reference: str) -> str:
 async def _after_failure(application: Application, reference: str) -> None:
     """Schedules the next try of a failed forward, or tells the admins after the last one."""
     svc = services_of(application)
-    attempts = await svc.storage.count_forward_attempt(reference)
+    attempts = await svc.storage.consultations.count_forward_attempt(reference)
     queue = application.job_queue
     if queue is not None and attempts <= len(FORWARD_RETRY_DELAYS):
         for job in queue.get_jobs_by_name(_retry_job_name(reference)):
@@ -400,7 +400,7 @@ async def _after_failure(application: Application, reference: str) -> None:
 
 async def _tell_admins(application: Application, reference: str, attempts: int) -> None:
     svc = services_of(application)
-    c = await svc.storage.get_consultation(reference)
+    c = await svc.storage.consultations.get(reference)
     if c is None:
         return
     label = destination(svc.kb, svc.settings, c.municipality).label
@@ -422,7 +422,7 @@ async def _retry_forward(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tries a failed forward again (a JobQueue job) and tells the requester when it gets through."""
     svc = services(context)
     reference = str(context.job.data) if context.job else ""
-    c = await svc.storage.get_consultation(reference)
+    c = await svc.storage.consultations.get(reference)
     if c is None or c.status != "ny" or c.forwarded_chat_id is not None:
         return
     if not await _forward(svc, context.bot, c):
@@ -444,7 +444,7 @@ async def resume_forwards(context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     now = datetime.now(UTC)
     queue = context.application.job_queue
-    for c in await svc.storage.open_consultations("ny"):
+    for c in await svc.storage.consultations.open("ny"):
         if queue is None or queue.get_jobs_by_name(_retry_job_name(c.reference)):
             continue
         # A request younger than RESUME_AFTER may be in the middle of its first send: wait until it is not.
@@ -491,7 +491,7 @@ async def on_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     chat_id = query.message.chat.id
     municipality = await _municipality(svc, user.id, draft.text)
     route = destination(svc.kb, svc.settings, municipality).route
-    consultation = await svc.storage.create_consultation(
+    consultation = await svc.storage.consultations.create(
         source_key=f"tg:{update.update_id}",
         user_key=svc.user_key(user.id),
         chat_id=chat_id,
@@ -551,7 +551,7 @@ async def on_stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await query.answer()
     svc = services(context)
     if query.data == "kons_ok":
-        stored = await svc.storage.consultation_by_source(f"tg:{update.update_id}")
+        stored = await svc.storage.consultations.by_source(f"tg:{update.update_id}")
         if stored is not None:
             await _complete(svc, context, stored, query.message.chat.id)
             return
@@ -565,14 +565,14 @@ async def on_handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     svc = services(context)
     reference = query.data.removeprefix("done:")
-    current = await svc.storage.get_consultation(reference)
+    current = await svc.storage.consultations.get(reference)
     allowed = current is not None and (
         current.forwarded_chat_id == query.message.chat.id or svc.is_admin(user.id)
     )
     if not allowed:
         await query.answer("Den här begäran kan bara markeras från chatten den skickades till.", show_alert=True)
         return
-    handled = await svc.storage.mark_handled(reference)
+    handled = await svc.storage.consultations.mark_handled(reference)
     if handled is None:
         await query.answer("Redan markerad som hanterad.")
         await query.edit_message_reply_markup(None)
@@ -608,7 +608,7 @@ async def on_mine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or user is None:
         return
     svc = services(context)
-    rows = await svc.storage.consultations_for(svc.user_key(user.id))
+    rows = await svc.storage.consultations.of_user(svc.user_key(user.id))
     if not rows:
         await message.reply_text("Du har inga konsultationer. Begär en med /konsultation.")
         return
@@ -640,7 +640,7 @@ async def remind_open(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Reminds the receiving chat, once, of each request not handled within two working days."""
     svc = services(context)
     now = datetime.now(UTC)
-    for c in await svc.storage.open_consultations("vidarebefordrad"):
+    for c in await svc.storage.consultations.open("vidarebefordrad"):
         if c.reminded_at is not None or c.forwarded_chat_id is None or not reminder_due(c.created, now):
             continue
         text = (
@@ -657,7 +657,7 @@ async def remind_open(context: ContextTypes.DEFAULT_TYPE) -> None:
         except TelegramError as exc:
             _LOGGER.warning("Påminnelsen om %s nådde inte fram: %s", c.reference, type(exc).__name__)
             continue
-        await svc.storage.mark_reminded(c.reference)
+        await svc.storage.consultations.mark_reminded(c.reference)
 
 
 # --------------------------------------------------------------------------- the process leaders' list
@@ -683,7 +683,7 @@ async def on_open_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     message = update.effective_message
     assert message is not None
     svc = services(context)
-    rows = await svc.storage.open_consultations()
+    rows = await svc.storage.consultations.open()
     if not rows:
         await message.reply_text(NO_OPEN)
         return
@@ -730,7 +730,7 @@ async def on_pass_to(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if municipality not in svc.kb.municipalities:
         return
     dest = destination(svc.kb, svc.settings, municipality)
-    c = await svc.storage.reroute_consultation(reference, municipality, dest.route)
+    c = await svc.storage.consultations.reroute(reference, municipality, dest.route)
     if c is None:
         await query.edit_message_text(f"{reference} är redan hanterad eller finns inte.")
         return

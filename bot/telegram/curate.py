@@ -67,7 +67,7 @@ def _item_keyboard(svc: Services, row: Mapping[str, Any], suggestions: list[str]
 async def send_curation_list(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
     """Sends the questions to curate to a chat: real misses first, intended declines apart."""
     svc = services(context)
-    rows = await svc.storage.curation_queue(limit=50)
+    rows = await svc.storage.curation.queue(limit=50)
     if not rows:
         await context.bot.send_message(chat_id, NOTHING)
         return
@@ -131,11 +131,11 @@ async def on_curate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action == "topic" and topic not in svc.kb.topics:
         await query.edit_message_reply_markup(None)
         return
-    text = await svc.storage.question_text(qid)
+    text = await svc.storage.questions.text(qid)
     if not text:
         await query.edit_message_text("Frågan finns inte längre (texten är rensad).")
         return
-    act = await svc.storage.add_curation_act(qid, action, topic, None if action == "ignore" else text, svc.user_key(query.from_user.id))
+    act = await svc.storage.curation.add_curation_act(qid, action, topic, None if action == "ignore" else text, svc.user_key(query.from_user.id))
     if act is None:
         await query.edit_message_reply_markup(None)  # another tap already handled it
         return
@@ -145,7 +145,7 @@ async def on_curate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         problem = (f"kan inte skriva {svc.settings.learned_path} ({exc.strerror or type(exc).__name__}) — "
                    "sätt LOTSEN_LEARNED till en fil som Lotsen får skriva")
     if problem is not None:
-        await svc.storage.undo_curation_act(svc.user_key(query.from_user.id), act)
+        await svc.storage.curation.undo_curation_act(svc.user_key(query.from_user.id), act)
         await send_html(context.bot, query.message.chat.id if query.message else query.from_user.id,
                         f"Det gick inte att lägga till: {html.escape(problem)}")
         return
@@ -162,7 +162,7 @@ def _quote(text: str) -> str:
 
 async def _undo(svc: Services, admin_key: str, act_id: int | None) -> str:
     """Undoes an act and says what was undone, in Swedish."""
-    act = await svc.storage.undo_curation_act(admin_key, act_id)
+    act = await svc.storage.curation.undo_curation_act(admin_key, act_id)
     if act is None:
         return "Det finns inget att ångra."
     if act["action"] in ("topic", "offtopic") and act["text"]:

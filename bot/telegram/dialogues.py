@@ -40,10 +40,10 @@ def tracked(name: str, callback: Step) -> Step:
         svc, user = services(context), update.effective_user
         key = svc.user_key(user.id) if user is not None else None
         if key is not None:
-            await svc.storage.dialogue_step(key, name)  # a write first: nothing is said that is not noted
+            await svc.storage.users.dialogue_step(key, name)  # a write first: nothing is said that is not noted
         state = await callback(update, context)
         if key is not None and state == ConversationHandler.END:
-            await svc.storage.dialogue_ended(key)
+            await svc.storage.users.dialogue_ended(key)
         return state
 
     return step
@@ -58,7 +58,7 @@ def ends(callback: Step) -> Step:
         user = update.effective_user if isinstance(update, Update) else None
         if user is not None:
             svc = services(context)
-            await svc.storage.dialogue_ended(svc.user_key(user.id))
+            await svc.storage.users.dialogue_ended(svc.user_key(user.id))
         return result
 
     return close
@@ -70,10 +70,10 @@ async def reported_lost(update: Update, context: ContextTypes.DEFAULT_TYPE, time
     if user is None or message is None:
         return False
     key = svc.user_key(user.id)
-    if await svc.storage.open_dialogue(key, datetime.now(UTC) - timedelta(seconds=timeout)) is None:
+    if await svc.storage.users.open_dialogue(key, datetime.now(UTC) - timedelta(seconds=timeout)) is None:
         return False
     if update.update_id not in svc.answered:
         await message.reply_text(DIALOGUE_LOST)
         svc.answered.add(update.update_id)
-    await svc.storage.dialogue_ended(key)
+    await svc.storage.users.dialogue_ended(key)
     return True

@@ -42,7 +42,7 @@ def local_today() -> date:
 async def stale_for(svc: Services, admin_id: int, today: date) -> list[ContactAge]:
     """The stale contacts this admin should check: their own, and those no one with Telegram owns."""
     owners = svc.kb.contacts.owners
-    confirmed = await svc.storage.contact_confirmations()
+    confirmed = await svc.storage.curation.contact_confirmations()
     out = []
     for item in svc.kb.contact_ages(today, confirmed):
         if not item.stale(svc.settings.verify_days):
@@ -73,7 +73,7 @@ def contact_rows(items: list[ContactAge]) -> list[list[InlineKeyboardButton]]:
 async def build_digest(svc: Services, admin_id: int, now: datetime) -> tuple[str, InlineKeyboardMarkup] | None:
     """The digest for one admin, or None when there is nothing to do."""
     stale = await stale_for(svc, admin_id, now.astimezone(LOCAL).date())
-    counts = await svc.storage.digest_counts(now - timedelta(days=7))
+    counts = await svc.storage.statistics.digest_counts(now - timedelta(days=7))
     if not stale and not any(counts.values()):
         return None
     parts = ["<b>Lotsen – veckans att göra</b>"]
@@ -137,7 +137,7 @@ async def on_contact_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if contact is None:
         return
     action = "confirmed" if verdict == "ok" else "changed"
-    await svc.storage.add_contact_check(contact_id, action, svc.user_key(query.from_user.id), local_today())
+    await svc.storage.curation.add_contact_check(contact_id, action, svc.user_key(query.from_user.id), local_today())
     markup = query.message.reply_markup if isinstance(query.message, Message) else None
     if markup is not None:
         rows = [row for row in markup.inline_keyboard if not any(b.callback_data in (f"ck:ok:{contact_id}", f"ck:ny:{contact_id}") for b in row)]

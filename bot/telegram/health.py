@@ -25,7 +25,7 @@ from tornado.web import RequestHandler
 
 from bot.errors import LotsenError
 from bot.ops.health import HEARTBEAT_INTERVAL, heartbeat
-from bot.storage.database import HEARTBEAT_KEY
+from bot.storage.backup import HEARTBEAT_KEY
 from bot.telegram.services import services_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ async def write_heartbeat(application: Application, mode: str, *, stopped: bool 
     clock = api_clock(application)
     beat = heartbeat(mode=mode, started=clock.started, kb_hash=svc.kb_hash, api_ok_at=clock.last_ok,
                      stopped=stopped)
-    await svc.storage.set_state(HEARTBEAT_KEY, json.dumps(beat))
+    await svc.storage.db.set_state(HEARTBEAT_KEY, json.dumps(beat))
 
 
 async def heartbeat_loop(application: Application, stop: asyncio.Event, mode: str,
@@ -99,9 +99,9 @@ async def heartbeat_loop(application: Application, stop: asyncio.Event, mode: st
 async def live_report(application: Application) -> tuple[bool, dict[str, Any]]:
     """The running bot's health: (healthy, JSON-ready details)."""
     svc = services_of(application)
-    writable = await svc.storage.probe_writable()
+    writable = await svc.storage.db.probe_writable()
     try:
-        open_inbox: int | None = await svc.storage.open_inbox_count()
+        open_inbox: int | None = await svc.storage.inbox.open_count()
     except (sqlite3.Error, LotsenError):
         open_inbox = None
     clock = api_clock(application)

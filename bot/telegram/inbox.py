@@ -5,7 +5,7 @@ every update in the inbox; `InboxWorker` handles the pending rows with
 ``application.process_update``. The rules it keeps:
 
 - **No send without a place to record it.** An attempt begins with a write
-  (`storage.begin_update`); when the database cannot be written, nothing is
+  (`storage.inbox.begin`); when the database cannot be written, nothing is
   handled. A failed write later in the attempt fails the whole attempt.
 - **Bounded, honest retries.** A failed update stays pending with its next
   attempt due after a backoff (1 s, 2 s, 4 s … at most 10 min) stored in its
@@ -45,7 +45,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application
 
 from bot.errors import LotsenError
-from bot.storage.database import QUARANTINED, RETRY_FOR, InboxItem, unwritable_hint
+from bot.storage.database import unwritable_hint
+from bot.storage.inbox import QUARANTINED, RETRY_FOR, InboxItem
 from bot.telegram.services import Services, services_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ class InboxWorker:
 
     async def _check_file(self) -> None:
         storage = services_of(self.application).storage
-        if self._file_gone or not storage.file_gone():
+        if self._file_gone or not storage.db.file_gone():
             return
         self._file_gone = True
         _LOGGER.critical("Databasfilen %s är borttagen eller utbytt; Lotsen tar inte emot något", storage.path)
@@ -207,7 +208,7 @@ class InboxWorker:
             while not self._stop.is_set():
                 self._wake.clear()
                 if len(lanes) < LANES:  # else nothing could start: wait for a lane
-                    self._start_lanes(lanes, await storage.due_updates(500))
+                    self._start_lanes(lanes, await storage.inbox.due(500))
                 if not lanes:
                     return count
                 if woken.done():
@@ -257,7 +258,7 @@ class InboxWorker:
         attempt = max(item.attempts, svc.attempts.get(update_id, 0)) + 1
         svc.attempts[update_id] = attempt
         try:
-            began = await svc.storage.begin_update(update_id)
+            began = await svc.storage.inbox.begin(update_id)
         except DATABASE_ERRORS as exc:
             await self._database_failed(svc, update_id, attempt, exc)
             return
@@ -290,13 +291,13 @@ class InboxWorker:
             return
         try:
             if error is None:
-                await svc.storage.mark_update_done(update_id)
+                await svc.storage.inbox.done(update_id)
                 self._unsaved_done.discard(update_id)
                 self._deferred.pop(update_id, None)
                 svc.forget_update(update_id)
             else:
                 delay = retry_delay(attempt)
-                await svc.storage.retry_update_later(update_id, datetime.now(UTC) + timedelta(seconds=delay),
+                await svc.storage.inbox.retry_later(update_id, datetime.now(UTC) + timedelta(seconds=delay),
                                                      type(error).__name__)
                 self._deferred[update_id] = time.monotonic() + delay  # the stored time is to the second
         except DATABASE_ERRORS as exc:
@@ -309,7 +310,7 @@ class InboxWorker:
     async def _skip_flooded(self, svc: Services, item: InboxItem) -> None:
         """Parks an update of a user past the flood limit unhandled, telling them once per window."""
         try:
-            await svc.storage.give_up_update(item.update_id, FLOODED)
+            await svc.storage.inbox.give_up(item.update_id, FLOODED)
         except DATABASE_ERRORS as exc:
             await self._database_failed(svc, item.update_id, 1, exc)
             return
@@ -323,7 +324,7 @@ class InboxWorker:
 
     async def _give_up(self, svc: Services, update_id: int, attempt: int, problem: str, *, report: bool) -> None:
         try:
-            await svc.storage.give_up_update(update_id, problem)
+            await svc.storage.inbox.give_up(update_id, problem)
         except DATABASE_ERRORS as exc:
             await self._database_failed(svc, update_id, attempt, exc)
             return
@@ -373,7 +374,7 @@ class InboxWorker:
         """Drains the inbox whenever woken or a retry is due, until `stop` is set (finishing the updates in hand)."""
         self._stop = stop
         with contextlib.suppress(*DATABASE_ERRORS):
-            if quarantined := await services_of(self.application).storage.quarantined_count():
+            if quarantined := await services_of(self.application).storage.inbox.quarantined_count():
                 _LOGGER.warning("Inkorgen har %d uppdateringar i karantän (kunde inte läsas)", quarantined)
         backoff = FIRST_RETRY
         while not stop.is_set():

@@ -97,7 +97,7 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         wanted = context.args[0][len(DEEP_LINK_MUNICIPALITY) :]
         municipality = wanted if wanted in svc.kb.municipalities else svc.kb.find_municipality(wanted)
         if municipality is not None:
-            await svc.storage.save_user(key, municipality=municipality)
+            await svc.storage.users.save(key, municipality=municipality)
             note = f"\n\nKommun: <b>{html.escape(svc.kb.municipality_name(municipality))}</b> (från länken)."
     await send_html(context.bot, message.chat_id, INTRO + note)
     await message.reply_text(ASK_ROLE, reply_markup=role_keyboard())
@@ -114,9 +114,9 @@ async def on_role(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     svc = services(context)
     key = svc.user_key(user.id)
-    await svc.storage.save_user(key, role=role)
+    await svc.storage.users.save(key, role=role)
     await query.edit_message_text(f"Roll: {ROLES[role]} ✓")
-    profile = await svc.storage.get_user(key)
+    profile = await svc.storage.users.get(key)
     chat_id = query.message.chat.id if query.message else user.id
     if profile is None or profile.municipality is None:
         await context.bot.send_message(chat_id, ASK_MUNICIPALITY, reply_markup=municipality_keyboard(svc.kb))
@@ -135,7 +135,7 @@ async def on_municipality(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if municipality not in svc.kb.municipalities:
         await query.edit_message_text("Den kommunen känner jag inte längre igen. Välj igen med /kommun.")
         return
-    await svc.storage.save_user(svc.user_key(user.id), municipality=municipality)
+    await svc.storage.users.save(svc.user_key(user.id), municipality=municipality)
     name = svc.kb.municipality_name(municipality)
     await query.edit_message_text(f"Kommun: {name} ✓")
     chat_id = query.message.chat.id if query.message else user.id
@@ -160,7 +160,7 @@ async def on_kommun(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             reply_markup=municipality_keyboard(svc.kb),
         )
         return
-    await svc.storage.save_user(svc.user_key(user.id), municipality=municipality)
+    await svc.storage.users.save(svc.user_key(user.id), municipality=municipality)
     name = svc.kb.municipality_name(municipality)
     await message.reply_text(f"Kommun: <b>{html.escape(name)}</b> ✓ Svaren gäller nu {html.escape(name)}.",
                              parse_mode=ParseMode.HTML)

@@ -9,7 +9,7 @@ Lotsen builds its Application with ``updater(None)`` and polls itself:
 2. each update is redacted, reduced and validated (`bot.telegram.intake.accept`):
    no personnummer or name ever reaches the disk or a log line, and one that
    cannot be parsed is quarantined instead of poisoning the inbox;
-3. ``storage.store_updates(batch, next_offset, quarantined)``: the inbox rows
+3. ``storage.inbox.store(batch, next_offset, quarantined)``: the inbox rows
    and the new offset in ONE transaction, COMMITted;
 4. only then the next getUpdates, which is what confirms the batch to Telegram.
 
@@ -94,7 +94,7 @@ class DurablePoller:
     async def run(self, stop: asyncio.Event) -> None:
         """Polls until `stop` is set; raises InvalidToken when Telegram rejects the token."""
         storage = services_of(self.application).storage
-        offset = await storage.get_offset()
+        offset = await storage.inbox.offset()
         backoff = FIRST_BACKOFF
         while not stop.is_set():
             if self.worker.paused:  # no database to store in: leave the updates with Telegram
@@ -123,7 +123,7 @@ class DurablePoller:
                 backoff = min(backoff * BACKOFF_FACTOR, MAX_BACKOFF)
                 continue
             try:
-                await storage.store_updates(batch, next_offset, quarantined)
+                await storage.inbox.store(batch, next_offset, quarantined)
             except (sqlite3.Error, LotsenError, OSError) as exc:
                 # Not stored, so not confirmed: the next poll (old offset) fetches the batch again.
                 _LOGGER.error("Inkorgen kunde inte spara %d updates (%s)", len(batch), type(exc).__name__)

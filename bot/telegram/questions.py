@@ -115,7 +115,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     svc = services(context)
     key = source_key(update.update_id)
-    if await svc.storage.question_id_for(key) is not None:
+    if await svc.storage.questions.id_for(key) is not None:
         _LOGGER.info("Update %s är redan besvarad (omleverans), svarar inte igen", update.update_id)
         return
     if message.chat.type == "private" and await reported_lost(update, context, CONVERSATION_TIMEOUT):
@@ -123,7 +123,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # The inbox has already redacted; redact again for updates that did not come through it.
     text = personnummer.redact(_strip_mention(message.text, context.bot.username))
     user_key = svc.user_key(user.id)
-    profile = await svc.storage.get_user(user_key)
+    profile = await svc.storage.users.get(user_key)
     answer = await svc.route(text, profile.municipality if profile else None)
     updatelog.note(context, update, answer=str(answer.kind), risk=str(answer.risk),
                    topics=[t.id for t in answer.topics])
@@ -132,7 +132,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_html(context.bot, message.chat_id, reply,
                         reply_markup=answer_keyboard(answer, update.update_id, svc.kb))
         svc.answered.add(update.update_id)
-    await svc.storage.log_question(
+    await svc.storage.questions.log(
         source_key=key,
         user_key=user_key,
         municipality=answer.municipality,
@@ -153,8 +153,8 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     _, update_id, value = query.data.split(":")
     svc = services(context)
-    question_id = await svc.storage.question_id_for(source_key(int(update_id)))
-    if question_id is None or not await svc.storage.set_feedback(question_id, int(value), svc.user_key(user.id)):
+    question_id = await svc.storage.questions.id_for(source_key(int(update_id)))
+    if question_id is None or not await svc.storage.questions.set_feedback(question_id, int(value), svc.user_key(user.id)):
         _LOGGER.warning("Återkopplingsknapp för en fråga som inte är användarens egen (update %s)", update.update_id)
         await query.answer(NOT_YOURS)
         return
@@ -176,7 +176,7 @@ async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await query.answer()
     kind, update_id, choice = query.data.split(":", 2)
     svc = services(context)
-    stored = await svc.storage.question_by_source(source_key(int(update_id)))
+    stored = await svc.storage.questions.by_source(source_key(int(update_id)))
     user_key = svc.user_key(user.id)
     if stored is not None and stored.get("user_key") != user_key:
         # Only the asker may re-route a question: button data can be forged with any update id.
@@ -185,11 +185,11 @@ async def on_clarify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if stored is None or not stored.get("text"):
         await context.bot.send_message(query.message.chat.id, GONE)
         return
-    profile = await svc.storage.get_user(user_key)
+    profile = await svc.storage.users.get(user_key)
     municipality = stored.get("municipality") or (profile.municipality if profile else None)
     if kind == "rk" and choice in svc.kb.municipalities:
         municipality = choice
-        await svc.storage.save_user(svc.user_key(user.id), municipality=choice)
+        await svc.storage.users.save(svc.user_key(user.id), municipality=choice)
     answer = await svc.route(stored["text"], municipality, topic=choice if kind == "rt" else None)
     role = profile.role if profile else None
     await send_html(context.bot, query.message.chat.id, render_html(answer, svc.kb, role),

@@ -152,7 +152,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _load_knowledge(settings: Settings) -> Loaded:
     """The knowledge base on disk (snapshotted), or the last good snapshot when it is broken."""
     from bot.ops.snapshot import load_or_fallback
-    from bot.storage.database import Storage
+    from bot.storage.store import Storage
 
     async with await Storage.open(settings.db_path) as storage:
         return await load_or_fallback(settings, storage)

@@ -22,7 +22,8 @@ from bot.errors import KnowledgeError
 from bot.knowledge.base import KnowledgeBase, load_knowledge
 from bot.ops import snapshot
 from bot.ops.privacy import pseudonym
-from bot.storage.database import MAX_UPDATE_ATTEMPTS, Storage
+from bot.storage.inbox import MAX_UPDATE_ATTEMPTS
+from bot.storage.store import Storage
 
 _LOGGER = logging.getLogger(__name__)
 _KEY = "lotsen.services"
@@ -78,7 +79,7 @@ class Services:
                 return exc
             # Swap both at once: a handler never sees a router built from another knowledge base.
             self.kb, self.router, self.kb_hash = kb, router, kb_hash
-            await self.storage.save_knowledge_snapshot(kb_hash, files)
+            await self.storage.snapshots.save(kb_hash, files)
             _LOGGER.info("Kunskapsbasen omladdad: %d ämnen", len(kb.topics))
             return None
 

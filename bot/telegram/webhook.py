@@ -84,8 +84,8 @@ class _Receiver:
         try:
             async with self._lock:
                 # Keep the polling offset past every stored update, for a later switch back to polling.
-                offset = max(await storage.get_offset(), update_id + 1)
-                await storage.store_updates(stored, offset, quarantined)
+                offset = max(await storage.inbox.offset(), update_id + 1)
+                await storage.inbox.store(stored, offset, quarantined)
         except (sqlite3.Error, LotsenError, OSError) as exc:
             _LOGGER.error("Webhook: update kunde inte sparas (%s); Telegram försöker igen", type(exc).__name__)
             await self.worker.database_failed(exc)
