@@ -3,7 +3,7 @@
 #   docker build -t lotsen .
 #   docker run -d --name lotsen -v lotsen-data:/data --env-file lotsen.env lotsen
 #
-# /data holds the database (LOTSEN_DB) and, after `lotsen init /data/region`, the
+# /data holds the database (LOTSEN_DB) and, after `lotsen initiera /data/region`, the
 # region's own knowledge base and contacts (LOTSEN_KNOWLEDGE, LOTSEN_CONTACTS).
 # Without them the copy built into the image is used. See docs/drift.md.
 
@@ -32,8 +32,8 @@ VOLUME ["/data"]
 # Long polling needs no open port; webhook mode listens on 8443 (see deploy/compose.webhook.yaml).
 EXPOSE 8443
 # Healthy = a fresh heartbeat from the running bot and a writable database.
-HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 CMD ["lotsen", "health"]
+HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 CMD ["lotsen", "halsa"]
 # SIGTERM (docker stop) lets Lotsen finish the update in hand; give it the time: docker stop -t 30.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["lotsen"]
-CMD ["run"]
+CMD ["kor"]

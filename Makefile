@@ -31,11 +31,11 @@ $(STAMP_BENCH): pyproject.toml setup.py | $(BIN)/python
 
 ## chat: the console conversation on the embedded defaults (no Telegram token needed)
 chat: $(STAMP_RUN)
-	$(BIN)/lotsen chat
+	$(BIN)/lotsen chatt
 
 ## run: the Telegram bot (needs LOTSEN_TELEGRAM_TOKEN and LOTSEN_SECRET)
 run: $(STAMP_RUN)
-	$(BIN)/lotsen run
+	$(BIN)/lotsen kor
 
 # Test processes: most end-to-end tests wait on sockets and timers, so more workers than cores pay.
 TEST_WORKERS ?= 4
@@ -48,11 +48,11 @@ test: $(STAMP_BENCH)
 
 ## vectors: validate the knowledge base and write its vectors beside it (after editing knowledge/)
 vectors: $(STAMP_RUN)
-	$(BIN)/lotsen validate
+	$(BIN)/lotsen kontrollera
 
 ## eval: routing figures on the development set
 eval: $(STAMP_RUN)
-	$(BIN)/lotsen eval $(EVAL_SET)
+	$(BIN)/lotsen utvardera $(EVAL_SET)
 
 ## bench: routing quality, latency and end-to-end throughput tables
 bench: $(STAMP_BENCH)

@@ -24,14 +24,14 @@ def load_kb(knowledge: Path | None = None):  # noqa: ANN201 - KnowledgeBase, imp
     """The knowledge base named by LOTSEN_KNOWLEDGE / LOTSEN_CONTACTS (default: as shipped), or in `knowledge`."""
     from bot.config import Settings
     from bot.errors import KnowledgeError, LotsenError
-    from bot.knowledge.base import load_knowledge
+    from bot.knowledge.loader import load_knowledge
 
     try:
         settings = Settings.from_env()
         return load_knowledge(knowledge or settings.knowledge_dir, settings.contacts_file)
     except KnowledgeError as exc:
         problems = "\n  ".join(str(p) for p in exc.problems[:10])
-        fail(f"kunskapsbasen har fel — kör `lotsen validate`:\n  {problems}")
+        fail(f"kunskapsbasen har fel — kör `lotsen kontrollera`:\n  {problems}")
     except LotsenError as exc:
         fail(str(exc))
 

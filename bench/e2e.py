@@ -1,4 +1,4 @@
-"""End-to-end throughput: `lotsen run` against a bare python-telegram-bot echo bot, over loopback HTTP.
+"""End-to-end throughput: `lotsen kor` against a bare python-telegram-bot echo bot, over loopback HTTP.
 
     python bench/e2e.py [--n 300] [--users 20] [--repeat 3] [--json]
 
@@ -8,7 +8,7 @@ Both bots run as subprocesses polling the fake Telegram Bot API of the tests
 - echo               a bare PTB Application: one MessageHandler that replies
                      with the text (run_polling, PTB's defaults);
 - echo+ratelimiter   the same echo bot with PTB's AIORateLimiter, which
-                     `lotsen run` also uses (Telegram allows about 30 messages
+                     `lotsen kor` also uses (Telegram allows about 30 messages
                      per second per bot, and the limiter keeps to that);
 - lotsen             `python -m bot run` with a temporary database — durable
                      inbox, routing (with the sentence encoder unless
@@ -54,9 +54,9 @@ REPLY_TIMEOUT = 30.0  # seconds a user waits for one reply
 STOP_TIMEOUT = 15.0  # seconds a bot gets to shut down after SIGTERM
 MAX_TEXT = 4000  # Telegram's own limit for a message is 4096 characters
 RATIO_AIM = 0.7
-QUESTIONS_AIM = 20.0  # distinct questions per second that `lotsen run` answers end to end
+QUESTIONS_AIM = 20.0  # distinct questions per second that `lotsen kor` answers end to end
 BOTS = ("echo", "echo+ratelimiter", "lotsen", "lotsen-unlimited", "lotsen-words")
-# `lotsen run` with AIORateLimiter's overall cap removed (overall_max_rate=0 disables it).
+# `lotsen kor` with AIORateLimiter's overall cap removed (overall_max_rate=0 disables it).
 _UNLIMITED_LOTSEN = """
 import sys
 from telegram.ext import AIORateLimiter
@@ -151,7 +151,7 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
     )  # fmt: skip
     ps = psutil.Process(proc.pid)
     peak_rss = engine_rss = 0
-    engines: set[int] = set()  # pids of the sentence encoder's engine processes (bot/core/semantic.py) seen
+    engines: set[int] = set()  # pids of the sentence encoder's engine processes (bot/core/encoder.py) seen
     sampling = True
 
     async def sample_rss() -> None:
@@ -159,7 +159,7 @@ async def drive(kind: str, texts: list[str], users: int, fakebotapi) -> dict:  #
         while sampling:
             with contextlib.suppress(psutil.Error):
                 peak_rss = max(peak_rss, ps.memory_info().rss)
-                children = [c for c in ps.children() if "bot.core.semantic" in c.cmdline()]
+                children = [c for c in ps.children() if "bot.core.encoder" in c.cmdline()]
                 engines.update(c.pid for c in children)
                 engine_rss = max(engine_rss, sum(c.memory_info().rss for c in children))
             await asyncio.sleep(0.05)
@@ -278,12 +278,12 @@ def render(results: list[dict]) -> str:
         "",
         "updates/s: distinct messages ÷ time from the first message queued until every user has all its replies;",
         "each user waits for the reply before sending the next message. RSS: the bot process (psutil);",
-        "encoder RSS: its sentence-encoder processes together (bot/core/semantic.py), – when the bot ran none.",
+        "encoder RSS: its sentence-encoder processes together (bot/core/encoder.py), – when the bot ran none.",
         *encoder_notes(by),
     ]
     if "lotsen" in by:
         qps = by["lotsen"]["updates_per_s"]
-        lines.append(f"lotsen run answers {qps:.1f} distinct questions/s end to end "
+        lines.append(f"lotsen kor answers {qps:.1f} distinct questions/s end to end "
                      f"(aim ≥ {QUESTIONS_AIM:g}: {'met' if qps >= QUESTIONS_AIM else 'NOT met'})")
     if "lotsen" in by and "echo" in by:
         ratio = by["lotsen"]["updates_per_s"] / by["echo"]["updates_per_s"]
@@ -307,7 +307,7 @@ def render(results: list[dict]) -> str:
 
 def encoder_notes(by: dict[str, dict]) -> list[str]:
     """Whether the Lotsen rows routed with the sentence encoder, and whether its engines had to restart."""
-    from bot.core.semantic import engine_processes
+    from bot.core.encoder import engine_processes
 
     notes = []
     for name in ("lotsen", "lotsen-unlimited"):

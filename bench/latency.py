@@ -2,7 +2,7 @@
 
     python bench/latency.py [--n 3000] [--n-encoder 400] [--sizes 1,10,100] [--repeat 3] [--json] [--profile SIZE]
 
-With the encoder (bot/core/semantic.py), on the shipped knowledge base, the router
+With the encoder (bot/core/encoder.py), on the shipped knowledge base, the router
 is built three ways, each with a new engine process (--phases chooses): "cold",
 from a copy of knowledge/ without its shipped vectors and an empty embedding
 cache (every phrasing, off-topic cue and risk exemplar is encoded: a changed
@@ -300,8 +300,9 @@ def _encoder_phase(folder: Path, knowledge: Path | None, labelled: list[tuple[st
     With `labelled` (the last phase) it also times the first route and then routes every message
     (into `run`). Returns the load figures and how often the engine failed.
     """
+    from bot.core.encoder import Encoder
     from bot.core.router import Router
-    from bot.core.semantic import EmbeddingCache, Encoder
+    from bot.core.vectors import EmbeddingCache
 
     clock = time.perf_counter
     encoder = Encoder()
@@ -312,7 +313,7 @@ def _encoder_phase(folder: Path, knowledge: Path | None, labelled: list[tuple[st
         router = Router(kb, encoder=encoder, cache=EmbeddingCache(folder))
         t2 = clock()
         if router.semantic is None:
-            fail("the sentence encoder did not answer while the router was built (bot/core/semantic.py)", code=1)
+            fail("the sentence encoder did not answer while the router was built (bot/core/encoder.py)", code=1)
         figures = {"load_ms": (t1 - t0) * 1000, "build_ms": (t2 - t1) * 1000, "total_ms": (t2 - t0) * 1000}
         if labelled is not None:
             t = clock()

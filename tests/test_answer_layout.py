@@ -222,7 +222,7 @@ async def test_headers_in_telegram_follow_the_danger_and_the_clock(fake_api, lot
     self-harm names BUP akut; a past event has no emergency header. (Both clocks are checked above, at fixed times.)"""
     await lotsen.services.storage.users.save(lotsen.services.user_key(6005), role="larare", municipality="flen")
     user = fake_api.user(6005)
-    office = lotsen.services.router.is_office_hours(datetime.now(UTC))
+    office = lotsen.services.router.picker.is_office_hours(datetime.now(UTC))
     violence = visible((await user.ask(VIOLENCE)).text)
     header = _header(violence)
     assert violence.startswith("🚨") and "BUP akut" not in header

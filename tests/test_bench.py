@@ -177,7 +177,7 @@ def test_latency_with_the_encoder_prints_routing_and_load_tables() -> None:
 
 @pytest.mark.slow
 def test_e2e_prints_echo_and_lotsen_throughput() -> None:
-    """bench/e2e.py runs the echo bot and `lotsen run` (with its encoder) against the fake Bot API and prints both."""
+    """bench/e2e.py runs the echo bot and `lotsen kor` (with its encoder) against the fake Bot API and prints both."""
     needs_bench_extras("psutil")
     pytest.importorskip("fakebotapi", reason="tests/fakebotapi.py (the fake Bot API) is not importable")
     result = bench("e2e.py", "--n", "6", "--users", "2", "--repeat", "1")

@@ -104,7 +104,7 @@ async def test_it_goes_to_the_bup_contacts_own_chat_when_there_is_one(fake_api, 
 
 
 async def test_without_any_chat_the_request_is_stored_and_the_admins_are_told(fake_api, start_bot, bot_settings):
-    """No contact chat and no curator chat (`lotsen run` refuses this; a test can still build it): nothing stays silent."""
+    """No contact chat and no curator chat (`lotsen kor` refuses this; a test can still build it): nothing stays silent."""
     async with start_bot(dataclasses.replace(bot_settings, curator_chat=None)):
         dan = fake_api.user(3004)
         confirmation = await dan.click(await _through_the_dialogue(dan), "kons_ok")

@@ -1,7 +1,7 @@
 """Consultations always reach a person: a destination at start, retries, the real recipient named, admins' list, one reminder.
 
 The real bot against the fake Bot API (faults injected per chat), a real SQLite
-file, and `lotsen run` as a real process for the start-up check.
+file, and `lotsen kor` as a real process for the start-up check.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from fakebotapi import TOKEN, utf16_len
 from test_bot_consultation import ABOUT, REACH, _through_the_dialogue
 
 from bot.config import Settings
-from bot.telegram import consultation
-from bot.telegram.consultation import NOT_AVAILABLE, destination_problem, reminder_due
+from bot.telegram import delivery
+from bot.telegram.consultation import NOT_AVAILABLE
+from bot.telegram.delivery import destination_problem, reminder_due
 from bot.telegram.run import check_consultation_destinations
 
 BUP_CHAT = -100555
@@ -47,7 +48,7 @@ def _with_bup_chat(kb, municipality: str, chat_id: int):
 
 
 async def test_run_refuses_to_start_when_a_request_could_reach_nobody(tmp_path):
-    """No BUP contact has a chat and LOTSEN_CURATOR_CHAT is unset: `lotsen run` says which municipalities and how to fix it."""
+    """No BUP contact has a chat and LOTSEN_CURATOR_CHAT is unset: `lotsen kor` says which municipalities and how to fix it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOTSEN_")}
     env.update(LOTSEN_TELEGRAM_TOKEN=TOKEN, LOTSEN_SECRET=TEST_SECRET, LOTSEN_DB=str(tmp_path / "x.sqlite3"),
                LOTSEN_BOT_API_URL="http://127.0.0.1:9/bot")
@@ -109,7 +110,7 @@ async def test_the_requester_is_told_the_bup_contact_by_name_and_so_is_mina(fake
 
 async def test_a_forward_failing_twice_then_succeeding_is_delivered_once(fake_api, start_bot, bot_settings, monkeypatch):
     """Two failed tries (5xx, after the sender's own retries), then the retry job gets it through: one copy."""
-    monkeypatch.setattr(consultation, "FORWARD_RETRY_DELAYS", (0.2, 0.2, 0.2))
+    monkeypatch.setattr(delivery, "FORWARD_RETRY_DELAYS", (0.2, 0.2, 0.2))
     async with start_bot():
         fake_api.fail("sendMessage", 502, times=8, chat_id=CURATOR_CHAT)  # the sender retries each try 4 times
         user = fake_api.user(7003)
@@ -127,7 +128,7 @@ async def test_a_forward_failing_twice_then_succeeding_is_delivered_once(fake_ap
 
 
 async def test_after_the_last_try_the_admins_are_told(fake_api, start_bot, bot_settings, monkeypatch):
-    monkeypatch.setattr(consultation, "FORWARD_RETRY_DELAYS", (0.1, 0.1))
+    monkeypatch.setattr(delivery, "FORWARD_RETRY_DELAYS", (0.1, 0.1))
     async with start_bot():
         fake_api.fail("sendMessage", 403, times=10, description="Forbidden: bot is not a member of the group chat",
                       chat_id=CURATOR_CHAT)
@@ -236,8 +237,8 @@ def test_the_reminder_counts_swedish_working_days():
 
 
 async def test_the_reminder_fires_once(fake_api, start_bot, bot_settings, monkeypatch):
-    monkeypatch.setattr(consultation, "REMINDER_INTERVAL", 0.2)
-    monkeypatch.setattr(consultation, "REMINDER_FIRST", 0.1)
+    monkeypatch.setattr(delivery, "REMINDER_INTERVAL", 0.2)
+    monkeypatch.setattr(delivery, "REMINDER_FIRST", 0.1)
     async with start_bot() as bot:
         storage = bot.services.storage
         old = await storage.consultations.create(

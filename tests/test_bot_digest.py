@@ -12,7 +12,7 @@ from conftest import ADMIN_ID, ROOT
 from telegram.ext import CallbackContext
 
 from bot.cli.main import main
-from bot.knowledge.base import load_knowledge
+from bot.knowledge.loader import load_knowledge
 from bot.telegram.digest import weekly_digest
 
 OTHER_ADMIN = 5151

@@ -3,7 +3,7 @@
 Whatever fails, every user gets at most one answer and at most one "something
 went wrong" note per question, and every question is answered once the fault
 has passed. The real bot, a real SQLite file, the fake Bot API; a real
-`lotsen run` process where the fault is the process's own (a full disk).
+`lotsen kor` process where the fault is the process's own (a full disk).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _small_disk(limit: int):  # noqa: ANN202
 
 @pytest.mark.slow
 async def test_a_full_disk_floods_no_one_and_tells_the_admins(fake_api: FakeBotAPI, tmp_path):
-    """`lotsen run` whose database cannot grow: answers stop rather than repeat, and the admins are told once."""
+    """`lotsen kor` whose database cannot grow: answers stop rather than repeat, and the admins are told once."""
     db_path = tmp_path / "lotsen.sqlite3"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", "--poll-timeout", "1", cwd=ROOT, env=_env(fake_api, db_path),

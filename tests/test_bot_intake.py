@@ -1,6 +1,6 @@
 """Poison-proof intake: an update that cannot be parsed is quarantined, and the bot keeps serving everyone else.
 
-A real `lotsen run` in polling mode (a poison update used to kill it at every
+A real `lotsen kor` in polling mode (a poison update used to kill it at every
 restart) and the webhook server, both against the fake Bot API.
 """
 
@@ -68,7 +68,7 @@ def test_intake_quarantines_what_cannot_be_parsed():
 
 
 async def test_a_poison_update_in_polling_mode_does_not_stop_lotsen(fake_api, tmp_path):
-    """`lotsen run` gets the three poison updates: it quarantines two, skips one, answers everyone, restarts fine."""
+    """`lotsen kor` gets the three poison updates: it quarantines two, skips one, answers everyone, restarts fine."""
     db_path, log = tmp_path / "lotsen.sqlite3", tmp_path / "lotsen.log"
     env = _env(fake_api, db_path)
     process = await _start(fake_api, env, log)

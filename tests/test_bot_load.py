@@ -1,6 +1,6 @@
 """Load: neither a burst from one user nor a slow answer holds up the others, a flood gets one note, SIGTERM is quick.
 
-The real bot against the fake Bot API; a real `lotsen run` for the stop.
+The real bot against the fake Bot API; a real `lotsen kor` for the stop.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`lotsen run` in production, as real processes: one instance, takeover after a kill, the last good
+"""`lotsen kor` in production, as real processes: one instance, takeover after a kill, the last good
 knowledge base, health and the per-update log line."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _count(db_path: Path, sql: str) -> int:
 
 
 async def test_a_second_instance_is_refused_and_the_first_answers_every_question_once(fake_api, tmp_path):
-    """A second `lotsen run` on the same database exits at once naming the first; 10 questions, 10 answers."""
+    """A second `lotsen kor` on the same database exits at once naming the first; 10 questions, 10 answers."""
     db_path, log = tmp_path / "lotsen.sqlite3", tmp_path / "lotsen.log"
     env = _env(fake_api, db_path)
     first = await _start(fake_api, env, log)
@@ -116,7 +116,7 @@ async def test_a_broken_knowledge_base_at_restart_runs_on_the_last_good_one(fake
 
 
 async def test_health_and_one_json_log_line_per_update(fake_api, tmp_path):
-    """`lotsen health` is 0 while the bot runs and 1 after it stopped; each update logs ids, never text."""
+    """`lotsen halsa` is 0 while the bot runs and 1 after it stopped; each update logs ids, never text."""
     db_path, log = tmp_path / "lotsen.sqlite3", tmp_path / "lotsen.log"
     env = _env(fake_api, db_path, LOTSEN_LOG_FORMAT="json")
     process = await _start(fake_api, env, log)

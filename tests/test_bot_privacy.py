@@ -39,7 +39,7 @@ def _needles(number: str) -> list[bytes]:
 def raw_log() -> list[str]:
     """Every log line at DEBUG, formatted with exceptions, *without* Lotsen's redacting filter.
 
-    Loggers are set up as `lotsen run` sets them (bot.ops.privacy.configure_logging),
+    Loggers are set up as `lotsen kor` sets them (bot.ops.privacy.configure_logging),
     then an unfiltered handler is added, so a leak in the code itself shows up.
     """
     root = logging.getLogger()

@@ -1,5 +1,5 @@
 """A restart in the middle of a consultation dialogue: the user is told plainly, and nothing they meant
-for the dialogue is logged as a question. A real `lotsen run`, killed with SIGKILL."""
+for the dialogue is logged as a question. A real `lotsen kor`, killed with SIGKILL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`lotsen run` as a real process: missing token, clean stop on SIGTERM, and surviving SIGKILL.
+"""`lotsen kor` as a real process: missing token, clean stop on SIGTERM, and surviving SIGKILL.
 
 The kill test is the durability promise end to end: a burst of questions and
 consultation dialogues, `kill -9` in the middle, a restart on the same

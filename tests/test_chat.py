@@ -1,4 +1,4 @@
-"""`lotsen chat`: numbered clarifying options, /mer, /konsultation pointing to Telegram, the role's order."""
+"""`lotsen chatt`: numbered clarifying options, /mer, /konsultation pointing to Telegram, the role's order."""
 
 from __future__ import annotations
 

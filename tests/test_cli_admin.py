@@ -1,4 +1,4 @@
-"""`lotsen stats`, `unanswered`, `export` and `purge`: what a process leader sees in the terminal.
+"""`lotsen statistik`, `unanswered`, `export` and `purge`: what a process leader sees in the terminal.
 
 Each test runs the real `lotsen` command (`python -m bot`) in a subprocess
 against a real database file, and checks the exact text and exit code.

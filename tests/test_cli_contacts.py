@@ -1,4 +1,4 @@
-"""Contacts that stay true: `lotsen validate` warns on stale contacts, `lotsen kontakter` lists their age."""
+"""Contacts that stay true: `lotsen kontrollera` warns on stale contacts, `lotsen kontakter` lists their age."""
 
 from __future__ import annotations
 

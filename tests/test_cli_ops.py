@@ -63,7 +63,7 @@ def test_bare_lotsen_with_a_token_prints_help_instead_of_starting_the_bot():
     """With LOTSEN_TELEGRAM_TOKEN set, a bare `lotsen` never starts a (second) bot."""
     result = lotsen(env={"LOTSEN_TELEGRAM_TOKEN": TOKEN, "LOTSEN_BOT_API_URL": "http://127.0.0.1:9/bot"})
     assert result.returncode == 2
-    assert result.stdout.startswith("användning: lotsen") and "lotsen run" in result.stderr
+    assert result.stdout.startswith("användning: lotsen") and "lotsen kor" in result.stderr
 
 
 def test_run_refuses_a_short_secret(tmp_path):
@@ -107,7 +107,7 @@ def test_init_writes_an_editable_copy_that_validates_and_is_never_overwritten(tm
     assert (target / "contacts.yaml").read_text(encoding="utf-8") == (ROOT / "contacts.yaml").read_text(encoding="utf-8")
     assert (target / "knowledge" / "topics" / "sip.yaml").is_file()
     readme = (target / "README.md").read_text(encoding="utf-8")
-    assert "lotsen validate" in readme and str(target / "knowledge") in readme
+    assert "lotsen kontrollera" in readme and str(target / "knowledge") in readme
 
     env = {"LOTSEN_KNOWLEDGE": str(target / "knowledge"), "LOTSEN_CONTACTS": str(target / "contacts.yaml")}
     topic = target / "knowledge" / "topics" / "sip.yaml"
@@ -195,7 +195,7 @@ def test_make_eval_works_without_the_shared_development_set(tmp_path):
     result = _make("-n", "eval", cwd=clone)
     assert result.returncode == 0, result.stderr
     command = result.stdout.strip().splitlines()[-1]
-    assert command.startswith(".venv/bin/lotsen eval tests/data/")
+    assert command.startswith(".venv/bin/lotsen utvardera tests/data/")
     evaluated = lotsen("eval", command.split()[-1], cwd=clone)
     assert evaluated.returncode == 0, evaluated.stderr
     assert "topic@1" in evaluated.stdout

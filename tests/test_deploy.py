@@ -1,7 +1,7 @@
 """The container image and the systemd units refer to things that exist and say what production needs.
 
 No docker engine or systemd runs in CI, so these read the files: every file the
-Dockerfile copies exists, its entry point is `lotsen run`, its health check is a
+Dockerfile copies exists, its entry point is `lotsen kor`, its health check is a
 real `lotsen` subcommand, and the units carry the settings docs/drift.md promises.
 """
 
@@ -65,19 +65,19 @@ def test_the_image_runs_lotsen_run_as_a_non_root_user_with_data_in_a_volume_and_
     assert any(word == "ENV" and "LOTSEN_DB=/data/" in rest for word, rest in final)
     entry = _exec_form(next(rest for word, rest in final if word == "ENTRYPOINT"))
     command = _exec_form(next(rest for word, rest in final if word == "CMD"))
-    assert entry + command == ["lotsen", "run"]
+    assert entry + command == ["lotsen", "kor"]
     health = next(rest for word, rest in final if word == "HEALTHCHECK")
     check = _exec_form(health.split("CMD", 1)[1].strip())
-    assert check[0] == "lotsen" and check[1] in _subcommands() and check[1] == "health"
+    assert check[0] == "lotsen" and check[1] in _subcommands() and check[1] == "halsa"
 
 
 def test_the_compose_examples_run_one_lotsen_with_its_data_volume():
     for name, webhook in (("compose.polling.yaml", False), ("compose.webhook.yaml", True)):
         compose = yaml.safe_load((ROOT / "deploy" / name).read_text(encoding="utf-8"))
         lotsen = compose["services"]["lotsen"]
-        assert lotsen["command"][0] == "run" and lotsen["command"][0] in _subcommands()
+        assert lotsen["command"][0] == "kor" and lotsen["command"][0] in _subcommands()
         assert "lotsen-data:/data" in lotsen["volumes"]
-        assert lotsen["healthcheck"]["test"] == ["CMD", "lotsen", "health"]
+        assert lotsen["healthcheck"]["test"] == ["CMD", "lotsen", "halsa"]
         assert lotsen["restart"] == "always" and lotsen["stop_grace_period"] == "30s"
         assert "replicas" not in json.dumps(lotsen)
         if webhook:
@@ -99,7 +99,7 @@ def _unit(name: str) -> configparser.ConfigParser:
 def test_the_systemd_unit_restarts_stops_gracefully_and_is_locked_down():
     service = _unit("lotsen.service")["Service"]
     program, *args = service["ExecStart"].split()
-    assert Path(program).name == "lotsen" and args == ["run"]
+    assert Path(program).name == "lotsen" and args == ["kor"]
     assert service["Restart"] == "always"
     assert service["TimeoutStopSec"] == "30"
     assert service["StateDirectory"] == "lotsen"
@@ -111,7 +111,7 @@ def test_the_systemd_unit_restarts_stops_gracefully_and_is_locked_down():
 
 def test_the_helper_units_call_real_subcommands_as_the_same_user():
     main_user = _unit("lotsen.service")["Service"]["User"]
-    for name, command in (("lotsen-health.service", "health"), ("lotsen-backup.service", "backup")):
+    for name, command in (("lotsen-health.service", "halsa"), ("lotsen-backup.service", "sakerhetskopiera")):
         service = _unit(name)["Service"]
         words = service["ExecStart"].split()
         assert Path(words[0]).name == "lotsen" and words[1] == command and command in _subcommands()
@@ -124,7 +124,7 @@ def test_the_operations_guide_covers_every_deploy_file_and_operator_command():
     guide = (ROOT / "docs" / "drift.md").read_text(encoding="utf-8")
     for path in sorted((ROOT / "deploy").iterdir()):
         assert f"deploy/{path.name}" in guide, path.name
-    for command in ("lotsen init", "lotsen health", "lotsen backup", "lotsen run", "lotsen validate"):
+    for command in ("lotsen initiera", "lotsen halsa", "lotsen sakerhetskopiera", "lotsen kor", "lotsen kontrollera"):
         assert command in guide, command
     for topic in ("Återställa", "Uppgradera", "/healthz", "LOTSEN_LOG_FORMAT"):
         assert topic in guide, topic
@@ -152,6 +152,6 @@ def test_the_image_builds_and_runs_lotsen():
     version = subprocess.run(["docker", "run", "--rm", "lotsen-test", "--version"], capture_output=True,
                              text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith("lotsen "), version.stderr
-    validate = subprocess.run(["docker", "run", "--rm", "lotsen-test", "validate"], capture_output=True,
+    validate = subprocess.run(["docker", "run", "--rm", "lotsen-test", "kontrollera"], capture_output=True,
                               text=True, timeout=120)
     assert validate.returncode == 0, validate.stderr

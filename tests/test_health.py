@@ -1,4 +1,4 @@
-"""Health: webhook mode's GET /healthz, the heartbeat and `lotsen health`, the knowledge snapshots.
+"""Health: webhook mode's GET /healthz, the heartbeat and `lotsen halsa`, the knowledge snapshots.
 
 "The database is not writable" is simulated by another connection that holds
 SQLite's write lock (BEGIN EXCLUSIVE): the tests run as root, and root ignores

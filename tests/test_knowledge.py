@@ -9,13 +9,8 @@ import pytest
 import yaml
 
 from bot.errors import KnowledgeError
-from bot.knowledge.base import (
-    REQUIRED_MATERIALS,
-    REQUIRED_MUNICIPALITIES,
-    REQUIRED_ROLES,
-    REQUIRED_TOPICS,
-    load_knowledge,
-)
+from bot.knowledge.checks import REQUIRED_MATERIALS, REQUIRED_MUNICIPALITIES, REQUIRED_ROLES, REQUIRED_TOPICS
+from bot.knowledge.loader import load_knowledge
 from bot.knowledge.schema import is_fiction_number
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,8 +139,7 @@ def test_steps_and_emergency_files_report_problems_as_file_and_line(kb_copy):
 
 def test_the_shipped_vectors_cover_exactly_the_shipped_knowledge_base(kb):
     """knowledge/vectors/ holds a vector for every text the semantic index uses, and no other (`make vectors`)."""
-    from bot.core.semantic import read_vectors, shipped_vectors, text_key
-    from bot.core.vectors import all_texts, missing_vectors
+    from bot.core.vectors import all_texts, missing_vectors, read_vectors, shipped_vectors, text_key
 
-    assert missing_vectors(kb) == 0, "knowledge/ changed: run `make vectors` (lotsen validate) and commit knowledge/vectors/"
+    assert missing_vectors(kb) == 0, "knowledge/ changed: run `make vectors` (lotsen kontrollera) and commit knowledge/vectors/"
     assert set(read_vectors(shipped_vectors(kb.source))) == {text_key(t) for t in all_texts(kb)}

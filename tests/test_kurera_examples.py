@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.knowledge.base import load_knowledge
+from bot.knowledge.loader import load_knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "kurera.md").read_text(encoding="utf-8")

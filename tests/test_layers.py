@@ -8,7 +8,7 @@ The layers, lowest first (each package's `__init__` docstring says the same in w
     bot.core                          the pure router: text in, Answer out
     bot.ops                           running Lotsen: health, snapshots, logs, reports
     bot.telegram                      the Telegram adapter
-    bot.cli                           the command line (starts the bot with `lotsen run`)
+    bot.cli                           the command line (starts the bot with `lotsen kor`)
 
 Imports are read from the source (`ast`), so an import inside a function counts too.
 """
@@ -106,3 +106,21 @@ def test_the_layer_test_catches_an_upward_import(tmp_path: Path) -> None:
     fake.write_text("from bot.telegram.app import build_application\n", encoding="utf-8")
     with pytest.raises(AssertionError, match="only from layers below"):
         test_no_module_imports_a_layer_above_its_own("bot.core.router", fake)
+
+
+MAX_MODULE_LINES = 600
+MAX_CLASS_LINES = 400
+MAX_FUNCTION_LINES = 60  # a screen
+
+
+@pytest.mark.parametrize(("module", "path"), modules(), ids=[m for m, _ in modules()])
+def test_modules_classes_and_functions_stay_readable(module: str, path: Path) -> None:
+    """No module over 600 lines, no class over 400, no function longer than a screen (60 lines)."""
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= MAX_MODULE_LINES, f"{module}: {len(text.splitlines())} lines; split it by concept"
+    for node in ast.walk(ast.parse(text)):
+        size = (node.end_lineno or node.lineno) - node.lineno + 1 if hasattr(node, "end_lineno") else 0
+        if isinstance(node, ast.ClassDef):
+            assert size <= MAX_CLASS_LINES, f"{module}.{node.name}: class of {size} lines"
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            assert size <= MAX_FUNCTION_LINES, f"{module}.{node.name}: function of {size} lines"

@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from bot.core.answer import Danger, Kind, Risk
+from bot.core.encoder import DIM, Encoder, prepare
 from bot.core.render import render_text
 from bot.core.router import Router
-from bot.core.semantic import DIM, EmbeddingCache, Encoder, prepare
-from bot.knowledge.base import load_knowledge
+from bot.core.vectors import EmbeddingCache
+from bot.knowledge.loader import load_knowledge
 
 TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
 ROOT = Path(__file__).resolve().parent.parent
@@ -334,12 +335,12 @@ def test_a_knowledge_base_with_shipped_vectors_builds_without_encoding(tmp_path,
 
 
 def test_validate_writes_the_vectors_of_a_changed_knowledge_base_beside_it(tmp_path):
-    """A new phrasing gets its vector in <knowledge>/vectors/ from `lotsen validate`; the rest are not encoded again."""
+    """A new phrasing gets its vector in <knowledge>/vectors/ from `lotsen kontrollera`; the rest are not encoded again."""
     import os
     import subprocess
     import sys
 
-    from bot.core.semantic import read_vectors, shipped_vectors, text_key
+    from bot.core.vectors import read_vectors, shipped_vectors, text_key
 
     shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
     question = "Eleven samlar på kapsyler och pratar bara om dem på lektionerna"

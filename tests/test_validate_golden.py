@@ -1,4 +1,4 @@
-"""Golden output of `lotsen validate` for typical hand-editing mistakes.
+"""Golden output of `lotsen kontrollera` for typical hand-editing mistakes.
 
 Each case breaks one line of a copy of the shipped knowledge base the way a
 process leader would (a misspelt key, a phone copied from Word, a tab …) and
@@ -19,7 +19,7 @@ from bot.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "Kunskapsbasen har fel:\n"
-FOOTER = "1 fel. Rätta dem och kör `lotsen validate` igen.\n"
+FOOTER = "1 fel. Rätta dem och kör `lotsen kontrollera` igen.\n"
 ENGLISH = re.compile(r"\b(Value error|Input should|Extra inputs|not permitted|found|expected|character|while)\b")
 
 

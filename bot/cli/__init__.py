@@ -1,5 +1,5 @@
 """The command line (`lotsen …`) and the console conversation: an adapter, like Telegram.
 
-May import: everything below it, `bot.telegram` included (`lotsen run` starts the bot).
+May import: everything below it, `bot.telegram` included (`lotsen kor` starts the bot).
 Nothing imports it but `bot.__main__` and the `lotsen` entry point.
 """

@@ -1,4 +1,4 @@
-"""The process leaders' commands: `lotsen stats`, `unanswered`, `konsultationer`, `export` and `purge`.
+"""The process leaders' commands: `lotsen statistik`, `unanswered`, `konsultationer`, `export` and `purge`.
 
 `bot.cli.main` registers them with `add_arguments(subparsers)`; each subcommand's
 `func(args, settings)` opens the database, prints Swedish text and returns the
@@ -16,9 +16,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from bot.cli.parser import add_command
 from bot.config import Settings
 from bot.errors import KnowledgeError
-from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_knowledge
 from bot.ops import curation
 from bot.storage.consultations import STATUSES
 from bot.storage.database import StorageError
@@ -52,23 +54,22 @@ def _positive(text: str) -> int:
 
 def add_arguments(subparsers: argparse._SubParsersAction) -> None:
     """Registers stats, unanswered, konsultationer, export and purge on the `lotsen` command's subparsers."""
-    stats = subparsers.add_parser("stats", help="visa statistik över frågor och konsultationer")
+    stats = add_command(subparsers, "statistik", help="visa statistik över frågor och konsultationer")
     stats.add_argument(
         "--since", type=_date, metavar="ÅÅÅÅ-MM-DD", help="räkna bara frågor från och med detta datum"
     )
     stats.add_argument("--chart", type=Path, metavar="FIL.png", help="spara också ett diagram som PNG")
     stats.set_defaults(func=run_stats)
 
-    unanswered = subparsers.add_parser("unanswered", help="lista frågor som Lotsen inte kunde besvara säkert")
+    unanswered = add_command(subparsers, "obesvarade", help="lista frågor som Lotsen inte kunde besvara säkert")
     unanswered.add_argument("--limit", type=_positive, default=20, metavar="N", help="hur många frågor (standard 20)")
     unanswered.set_defaults(func=run_unanswered)
 
-    open_list = subparsers.add_parser("konsultationer", help="lista öppna konsultationsförfrågningar, äldst först")
+    open_list = add_command(subparsers, "konsultationer", help="lista öppna konsultationsförfrågningar, äldst först")
     open_list.add_argument("--status", choices=STATUSES, help="bara denna status (t.ex. ny: ännu inte framskickad)")
     open_list.set_defaults(func=run_consultations)
 
-    export = subparsers.add_parser(
-        "export", help="exportera frågeloggen eller konsultationerna (utan personkopplingar)"
+    export = add_command(subparsers, "exportera", help="exportera frågeloggen eller konsultationerna (utan personkopplingar)"
     )
     export.add_argument("--format", choices=("csv", "jsonl"), help="filformat (krävs utom med --kontakter)")
     export.add_argument(
@@ -86,7 +87,7 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
     )
     export.set_defaults(func=run_export)
 
-    purge = subparsers.add_parser("purge", help="rensa texter och personkopplingar äldre än lagringstiden")
+    purge = add_command(subparsers, "rensa", help="rensa texter och personkopplingar äldre än lagringstiden")
     purge.add_argument(
         "--days", type=_positive, metavar="N", help="lagringstid i dagar (standard LOTSEN_RETENTION_DAYS, 365)"
     )
@@ -98,7 +99,7 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> None:
 
 
 def stale_contact_warnings(kb: KnowledgeBase, settings: Settings) -> list[str]:
-    """`lotsen validate`'s warnings: contacts not verified within LOTSEN_VERIFY_DAYS (they do not fail)."""
+    """`lotsen kontrollera`'s warnings: contacts not verified within LOTSEN_VERIFY_DAYS (they do not fail)."""
     from bot.cli.contacts import stale_warnings
 
     return stale_warnings(kb, settings)

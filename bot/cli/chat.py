@@ -1,4 +1,4 @@
-"""`lotsen chat`: a console conversation in Swedish over the same router as the bot.
+"""`lotsen chatt`: a console conversation in Swedish over the same router as the bot.
 
 It is the embedded default when no Telegram token is configured, so a process
 leader can try questions and see the exact answers without any setup. When

@@ -1,4 +1,4 @@
-"""`lotsen kontakter`, `lotsen export --kontakter` and `lotsen rapport`: contacts that stay true, and the report.
+"""`lotsen kontakter`, `lotsen exportera --kontakter` and `lotsen rapport`: contacts that stay true, and the report.
 
 Registered by `bot.cli.admin.add_arguments`. Ages of contacts count from the
 later of `verified:` in contacts.yaml and the last "Stämmer" tap in Telegram
@@ -14,8 +14,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.cli.parser import add_command
 from bot.config import Settings
-from bot.knowledge.base import ContactAge, KnowledgeBase, load_knowledge
+from bot.knowledge.base import ContactAge, KnowledgeBase
+from bot.knowledge.loader import load_knowledge
 from bot.storage.store import Storage
 
 LOCAL = ZoneInfo("Europe/Stockholm")
@@ -35,11 +37,11 @@ def _day(text: str) -> date:
 
 def add_arguments(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Registers `kontakter` and `rapport`."""
-    p = subparsers.add_parser("kontakter", help="lista kontakterna och hur länge sedan de kontrollerades")
+    p = add_command(subparsers, "kontakter", help="lista kontakterna och hur länge sedan de kontrollerades")
     p.add_argument("--inaktuella", action="store_true", help="bara kontakter som inte kontrollerats inom LOTSEN_VERIFY_DAYS dagar")
     p.set_defaults(func=run_contacts)
 
-    p = subparsers.add_parser("rapport", help="skriv en rapport till styrgruppen som en HTML-fil med diagram")
+    p = add_command(subparsers, "rapport", help="skriv en rapport till styrgruppen som en HTML-fil med diagram")
     p.add_argument("--fran", type=_day, required=True, metavar="ÅÅÅÅ-MM-DD", help="första dagen i perioden")
     p.add_argument("--till", type=_day, required=True, metavar="ÅÅÅÅ-MM-DD", help="sista dagen i perioden (tas med)")
     p.add_argument("--ut", type=Path, default=Path("rapport.html"), metavar="FIL.html", help="filen att skriva (standard rapport.html)")

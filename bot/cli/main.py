@@ -15,13 +15,14 @@ from datetime import datetime
 from pathlib import Path
 
 from bot import __version__
-from bot.cli.parser import SwedishArgumentParser
+from bot.cli.parser import SwedishArgumentParser, add_command
 from bot.config import Settings
 from bot.core.render import ROLE_CHOICES, render_text
 from bot.core.router import Router
 from bot.core.vectors import ship_if_writable
 from bot.errors import KnowledgeError, LotsenError
-from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_knowledge
 
 EXIT_KNOWLEDGE = 2
 EXIT_USAGE = 2
@@ -119,7 +120,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         f"Kunskapsbasen är giltig: {len(kb.topics)} ämnen, {phrasings} formuleringar, "
         f"{len(kb.materials)} material, {len(kb.municipalities)} kommuner, {contacts} kontakter."
     )
-    shipped = ship_if_writable(kb, router.semantic)
+    shipped = ship_if_writable(kb, router.semantic.known if router.semantic else None)
     if shipped is not None and shipped.written:
         print(f"Vektorerna sparades i {shipped.path} ({shipped.vectors}, varav {shipped.added} nya).")
     from bot.cli.admin import stale_contact_warnings
@@ -148,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="visa Lotsens version och avsluta")
     sub = parser.add_subparsers(dest="command", metavar="KOMMANDO")
 
-    p = sub.add_parser("ask", help="ställ en fråga och se svaret precis som boten visar det")
+    p = add_command(sub, "fraga", help="ställ en fråga och se svaret precis som boten visar det")
     p.add_argument("text", metavar="TEXT", help="frågan, inom citattecken")
     p.add_argument("--kommun", metavar="KOMMUN", help="kommun (t.ex. flen, Nyköping)")
     p.add_argument("--json", action="store_true", help="skriv svaret som JSON")
@@ -156,22 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roll", choices=ROLE_CHOICES, help="din roll: kontakterna ordnas efter den (larare, elevhalsa …)")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("route", help="läs JSON-rader {text, kommun} på stdin, skriv ett JSON-svar per rad")
+    p = add_command(sub, "dirigera", help="läs JSON-rader {text, kommun} på stdin, skriv ett JSON-svar per rad")
     p.add_argument("--jsonl", action="store_true", required=True, help="JSON-rader in och ut")
     p.add_argument("--now", metavar="TIDPUNKT", help="tidpunkt för svaren (ISO 8601)")
     p.set_defaults(func=cmd_route)
 
-    p = sub.add_parser("eval", help="mät träffsäkerheten mot en märkt utvärderingsfil")
+    p = add_command(sub, "utvardera", help="mät träffsäkerheten mot en märkt utvärderingsfil")
     p.add_argument("file", metavar="FIL", help="YAML-fil i formatet i shared/eval/README.md")
     p.add_argument("--json", action="store_true", help="skriv måtten som JSON")
     p.add_argument("--errors", action="store_true", help="lista felroutade fall")
     p.add_argument("--now", metavar="TIDPUNKT", default="2026-11-23T10:00:00+01:00", help="tidpunkt för svaren (ISO 8601)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("validate", help="kontrollera kunskapsbasen och contacts.yaml")
+    p = add_command(sub, "kontrollera", help="kontrollera kunskapsbasen och contacts.yaml")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("chat", help="samtala med Lotsen i terminalen (standard utan Telegram-token)")
+    p = add_command(sub, "chatt", help="samtala med Lotsen i terminalen (standard utan Telegram-token)")
     p.add_argument("--kommun", metavar="KOMMUN", help="kommun att börja med")
     p.add_argument("--roll", choices=ROLE_CHOICES, help="din roll: kontakterna ordnas efter den")
     p.set_defaults(func=cmd_chat)
@@ -184,10 +185,9 @@ def _register_optional(sub: argparse._SubParsersAction) -> None:  # type: ignore
     """Adds the storage and Telegram subcommands (kept in their own modules)."""
     from bot.cli import admin as cli_admin
     from bot.cli import ops as cli_ops
-    from bot.telegram import run
 
     cli_admin.add_arguments(sub)
-    run.add_arguments(sub)
+    cli_ops.add_run(sub)
     cli_ops.add_arguments(sub)
 
 
@@ -200,16 +200,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if settings.telegram_token:
                 # Never start the bot by accident (a second instance, a stray shell): say how instead.
                 parser.print_help()
-                print("\nLOTSEN_TELEGRAM_TOKEN är satt: starta boten med `lotsen run`.", file=sys.stderr)
+                print("\nLOTSEN_TELEGRAM_TOKEN är satt: starta boten med `lotsen kor`.", file=sys.stderr)
                 return EXIT_USAGE
             # Embedded default: the console conversation.
-            args = parser.parse_args(["chat"])
+            args = parser.parse_args(["chatt"])
         return int(args.func(args, settings))
     except KnowledgeError as exc:
         print("Kunskapsbasen har fel:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        print(f"{len(exc.problems)} fel. Rätta dem och kör `lotsen validate` igen.", file=sys.stderr)
+        print(f"{len(exc.problems)} fel. Rätta dem och kör `lotsen kontrollera` igen.", file=sys.stderr)
         return EXIT_KNOWLEDGE
     except LotsenError as exc:
         print(f"lotsen: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The operator's commands: `lotsen init DIR`, `lotsen health` and `lotsen backup DEST`.
+"""The operator's commands: `lotsen initiera DIR`, `lotsen halsa` and `lotsen sakerhetskopiera DEST`.
 
 `bot.cli.main` registers them with `add_arguments(subparsers)`; each `func(args,
 settings)` prints Swedish text and returns the exit code.
@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.cli.parser import add_command
 from bot.config import DEFAULT_CONTACTS, DEFAULT_KNOWLEDGE, Settings
 from bot.errors import LotsenError
 
@@ -38,7 +39,7 @@ Så använder Lotsen katalogen:
 
 Efter varje ändring:
 
-1. `lotsen validate` – visar varje fel som `fil:rad: vad — hur`. Rätta tills den
+1. `lotsen kontrollera` – visar varje fel som `fil:rad: vad — hur`. Rätta tills den
    säger att kunskapsbasen är giltig.
 2. Skicka `/ladda_om` till boten i Telegram (eller starta om tjänsten). En
    kunskapsbas med fel tas aldrig i bruk: Lotsen fortsätter med den senast
@@ -50,19 +51,18 @@ Vägledning för processledarna finns i Lotsens `docs/kurera.md`.
 
 def add_arguments(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Registers init, health and backup on the `lotsen` command's subparsers."""
-    p = subparsers.add_parser(
-        "init", help="skriv en redigerbar kopia av kunskapsbasen och contacts.yaml till en datakatalog"
+    p = add_command(subparsers, "initiera", help="skriv en redigerbar kopia av kunskapsbasen och contacts.yaml till en datakatalog"
     )
     p.add_argument("dir", metavar="KATALOG", type=Path, help="regionens datakatalog (skapas om den saknas)")
     p.set_defaults(func=run_init)
 
-    p = subparsers.add_parser("health", help="kontrollera att boten lever: databas, kunskapsbas, senaste livstecken")
+    p = add_command(subparsers, "halsa", help="kontrollera att boten lever: databas, kunskapsbas, senaste livstecken")
     p.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     p.add_argument("--max-alder", type=float, default=None, metavar="SEK",
                    help="hur gammalt botens senaste livstecken får vara (standard 90 s)")
     p.set_defaults(func=run_health)
 
-    p = subparsers.add_parser("backup", help="säkerhetskopiera databasen medan boten kör (SQLite:s backup-API)")
+    p = add_command(subparsers, "sakerhetskopiera", help="säkerhetskopiera databasen medan boten kör (SQLite:s backup-API)")
     p.add_argument("dest", metavar="KATALOG", type=Path, help="katalog för kopiorna (skapas om den saknas)")
     p.add_argument("--behall", type=int, default=DEFAULT_KEEP, metavar="N",
                    help=f"hur många kopior som sparas, de äldsta tas bort (standard {DEFAULT_KEEP})")
@@ -88,7 +88,7 @@ def run_init(args: argparse.Namespace, settings: Settings) -> int:
     print("Peka ut den för Lotsen:")
     print(f"  export LOTSEN_KNOWLEDGE={knowledge}")
     print(f"  export LOTSEN_CONTACTS={contacts}")
-    print("Kontrollera sedan med `lotsen validate`.")
+    print("Kontrollera sedan med `lotsen kontrollera`.")
     return 0
 
 
@@ -129,3 +129,22 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
         old.unlink()
         print(f"Tog bort äldre kopia: {old}", file=sys.stderr)
     return 0
+
+
+def add_run(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Registers `kor [--webhook URL --port N --listen ADDR]`: the Telegram bot (bot.telegram.run)."""
+    from bot.telegram.run import DEFAULT_LISTEN, DEFAULT_POLL_TIMEOUT, run_command
+
+    p = add_command(
+        subparsers,
+        "kor",
+        help="starta Telegram-boten (long polling, eller webhook med --webhook)",
+        description="Startar Lotsen i Telegram. Kräver LOTSEN_TELEGRAM_TOKEN och LOTSEN_SECRET.",
+    )
+    p.add_argument("--webhook", metavar="URL", help="ta emot uppdateringar via webhook på denna https-adress")
+    p.add_argument("--port", type=int, default=8443, metavar="PORT", help="port för webhook-servern (standard 8443)")
+    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADRESS",
+                   help=f"adress som webhook-servern lyssnar på (standard {DEFAULT_LISTEN}, bakom en omvänd proxy)")
+    p.add_argument("--poll-timeout", type=float, default=DEFAULT_POLL_TIMEOUT, metavar="SEK",
+                   help=f"long polling-tid i sekunder (standard {DEFAULT_POLL_TIMEOUT})")
+    p.set_defaults(func=run_command)

@@ -74,3 +74,31 @@ class SwedishArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         with swedish():
             return super().error(message)
+
+
+# Every subcommand's name (Swedish, in ASCII so scripts and unit files need no å/ä/ö), and the
+# other names it answers to: its spelling with å/ä/ö, and the English name it had up to Lotsen
+# 0.6, so nothing a region has scripted breaks.
+COMMAND_NAMES: dict[str, tuple[str, ...]] = {
+    "chatt": ("chat",),
+    "fraga": ("fråga", "ask"),
+    "dirigera": ("route",),
+    "utvardera": ("utvärdera", "eval"),
+    "kontrollera": ("validate",),
+    "kor": ("kör", "run"),
+    "statistik": ("stats",),
+    "obesvarade": ("unanswered",),
+    "konsultationer": ("consultations",),
+    "exportera": ("export",),
+    "kontakter": ("contacts",),
+    "rapport": ("report",),
+    "rensa": ("purge",),
+    "initiera": ("init",),
+    "halsa": ("hälsa", "health"),
+    "sakerhetskopiera": ("säkerhetskopiera", "backup"),
+}
+
+
+def add_command(subparsers: argparse._SubParsersAction, name: str, **kwargs: Any) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Adds the subcommand `name` (a key of COMMAND_NAMES) with its other names as aliases."""
+    return subparsers.add_parser(name, aliases=list(COMMAND_NAMES[name]), **kwargs)

@@ -93,7 +93,7 @@ class Answer:
         return self.topics[0].id if self.topics else None
 
     def to_json(self) -> dict[str, Any]:
-        """Returns the JSON shape of `lotsen route --jsonl` (taxonomy ids only)."""
+        """Returns the JSON shape of `lotsen dirigera --jsonl` (taxonomy ids only)."""
         contacts = [*self.emergency, *self.contacts]
         seen: set[str] = set()
         out_contacts = []

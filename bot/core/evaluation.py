@@ -2,7 +2,7 @@
 
 Each case has a text, the municipality chosen in the bot, and the expected
 topic (one id, a list of acceptable ids, or null for off-topic), municipality,
-urgency and optionally a material. The metrics are the ones `lotsen eval`
+urgency and optionally a material. The metrics are the ones `lotsen utvardera`
 reports; `bench/routing.py` uses the same scoring for its baselines.
 """
 
@@ -128,6 +128,43 @@ def load_cases(path: Path) -> list[Case]:
     return cases
 
 
+def _score_case(case: Case, p: Prediction, c: dict[str, int]) -> list[str]:
+    """Adds one case to the counts `c`; returns what it got wrong ("topic", "decline", "urgent" …)."""
+    problems = []
+    if case.topics:
+        c["in_scope"] += 1
+        if p.topic in case.topics:
+            c["topic_hits"] += 1
+        else:
+            problems.append("topic")
+        if p.topic is None:
+            c["false_declines"] += 1
+    else:
+        c["off_topic"] += 1
+        if p.topic is None:
+            c["declined_off"] += 1
+        else:
+            problems.append("decline")
+    if case.urgent:
+        c["urgent"] += 1
+        c["urgent_hits"] += p.urgent
+    if p.urgent:
+        c["predicted_urgent"] += 1
+    if p.urgent != case.urgent:
+        problems.append("urgent")
+    if p.municipality == case.municipality:
+        c["municipality_hits"] += 1
+    else:
+        problems.append("municipality")
+    if case.material:
+        c["with_material"] += 1
+        if case.material in p.materials:
+            c["material_hits"] += 1
+        else:
+            problems.append("material")
+    return problems
+
+
 def _ratio(num: int, den: int, empty: float) -> float:
     return num / den if den else empty
 
@@ -143,38 +180,7 @@ def evaluate(cases: Iterable[Case], predict: Callable[[Case], Prediction]) -> Re
     for case in cases:
         p = predict(case)
         c["cases"] += 1
-        problems = []
-        if case.topics:
-            c["in_scope"] += 1
-            if p.topic in case.topics:
-                c["topic_hits"] += 1
-            else:
-                problems.append("topic")
-            if p.topic is None:
-                c["false_declines"] += 1
-        else:
-            c["off_topic"] += 1
-            if p.topic is None:
-                c["declined_off"] += 1
-            else:
-                problems.append("decline")
-        if case.urgent:
-            c["urgent"] += 1
-            c["urgent_hits"] += p.urgent
-        if p.urgent:
-            c["predicted_urgent"] += 1
-        if p.urgent != case.urgent:
-            problems.append("urgent")
-        if p.municipality == case.municipality:
-            c["municipality_hits"] += 1
-        else:
-            problems.append("municipality")
-        if case.material:
-            c["with_material"] += 1
-            if case.material in p.materials:
-                c["material_hits"] += 1
-            else:
-                problems.append("material")
+        problems = _score_case(case, p, c)
         if problems:
             errors.append(
                 {

@@ -1,6 +1,6 @@
 """Turning an `Answer` into the Swedish reply a user reads, as Telegram HTML or plain text.
 
-Both forms come from the same blocks, so `lotsen ask` and `lotsen chat` show
+Both forms come from the same blocks, so `lotsen fraga` and `lotsen chatt` show
 exactly what the bot sends. The layout puts who to call on the first screen:
 
 1. for an acute risk, the emergency route for the kind of danger and the time of

@@ -1,4 +1,4 @@
-"""Writing Telegram confirmations of contacts back into contacts.yaml (`lotsen export --kontakter`).
+"""Writing Telegram confirmations of contacts back into contacts.yaml (`lotsen exportera --kontakter`).
 
 A process leader taps "Stämmer" under a contact in Telegram; the day is stored in
 the database (storage.contact_checks). This module turns those days into

@@ -1,7 +1,7 @@
 """Schemas of the knowledge base files and contacts.yaml.
 
 Each model is one YAML shape that a process leader edits by hand. Field
-descriptions are in Swedish-friendly terms because `lotsen validate` quotes
+descriptions are in Swedish-friendly terms because `lotsen kontrollera` quotes
 them back when something is wrong. Cross-file rules (a topic names a role that
 has no contact, a material that does not exist) live in `bot.knowledge.base`.
 """

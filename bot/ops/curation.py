@@ -1,6 +1,6 @@
 """What the process leaders see: statistics as text and a chart, unanswered questions, exports.
 
-Pure formatting, shared by `lotsen stats|unanswered|export` and the Telegram
+Pure formatting, shared by `lotsen statistik|unanswered|export` and the Telegram
 commands /statistik, /obesvarade and /export. Storage produces the data.
 """
 

@@ -1,4 +1,4 @@
-"""Is Lotsen alive? The heartbeat the running bot writes, and the check `lotsen health` makes.
+"""Is Lotsen alive? The heartbeat the running bot writes, and the check `lotsen halsa` makes.
 
 The running bot (bot.telegram.health) writes a heartbeat into the database
 every `HEARTBEAT_INTERVAL` seconds: who it is (pid, host), which knowledge base
@@ -53,7 +53,7 @@ def check_offline(db_path: Path, max_age: float = HEARTBEAT_MAX_AGE) -> dict[str
     if not found["db_writable"]:
         report["problems"].append(f"Databasen {db_path} går inte att skriva till just nu.")
     if beat is None:
-        report["problems"].append("Boten har aldrig skrivit något livstecken i databasen — har `lotsen run` startats?")
+        report["problems"].append("Boten har aldrig skrivit något livstecken i databasen — har `lotsen kor` startats?")
     else:
         age = now - float(beat["at"])
         report.update(

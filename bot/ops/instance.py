@@ -1,4 +1,4 @@
-"""Exactly one `lotsen run` per database: an OS file lock beside the database file.
+"""Exactly one `lotsen kor` per database: an OS file lock beside the database file.
 
 Two instances on one database would both work through the inbox and answer
 every question twice. `acquire(db_path)` takes an exclusive `flock` on

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import KnowledgeError
-from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_knowledge
 from bot.storage.store import Storage
 
 _LOGGER = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def fallback_notice(loaded: Loaded, limit: int = 10) -> str:
     lines = [
         f"⚠️ Kunskapsbasen på disk har {len(problems)} fel och togs inte i bruk. Lotsen kör på den senast "
         f"fungerande versionen (sparad {loaded.snapshot_saved:%Y-%m-%d %H:%M} UTC).",
-        "Rätta felen, kontrollera med `lotsen validate` och skicka /ladda_om.",
+        "Rätta felen, kontrollera med `lotsen kontrollera` och skicka /ladda_om.",
         "",
     ]
     lines += [f"• {p}" for p in problems[:limit]]

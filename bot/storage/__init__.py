@@ -6,7 +6,7 @@ concern, each beside its table's SQL: the durable Telegram inbox (`inbox`), the 
 log (`questions`), consultations (`consultations`), users and dialogues (`users`),
 the process leaders' acts (`curation`), knowledge snapshots (`snapshots`), statistics
 and exports (`statistics`) and the purge (`retention`). `backup` works beside a live
-bot with plain sqlite3 (`lotsen backup`, `lotsen health`).
+bot with plain sqlite3 (`lotsen sakerhetskopiera`, `lotsen halsa`).
 
 May import: `bot.text` (a second redaction before anything is written), `bot.errors`,
 `bot.config`. Never the knowledge base, the router or an adapter.

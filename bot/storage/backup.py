@@ -1,4 +1,4 @@
-"""Offline operations beside a live bot, in another process, with plain sqlite3: `lotsen backup` and `lotsen health`.
+"""Offline operations beside a live bot, in another process, with plain sqlite3: `lotsen sakerhetskopiera` and `lotsen halsa`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def backup_database(source: Path, target: Path) -> int:
     return int(questions)
 
 def read_health(path: Path, probe_timeout: float = 1.0) -> dict[str, Any]:
-    """What `lotsen health` needs from the database: heartbeat JSON, open inbox rows, writability."""
+    """What `lotsen halsa` needs from the database: heartbeat JSON, open inbox rows, writability."""
     db = _connect_existing(path, timeout=probe_timeout)
     try:
         row = db.execute("SELECT value FROM bot_state WHERE key = ?", (HEARTBEAT_KEY,)).fetchone()

@@ -11,7 +11,7 @@ from bot.storage.questions import LOW_CONFIDENCE, SMALL_TALK_KINDS
 
 CONTACT_CHECKS_TABLE = """
 -- contact_checks: a process leader confirmed in Telegram that a contact is still right
--- ('confirmed') or reported that it has changed ('changed'). `lotsen export --kontakter`
+-- ('confirmed') or reported that it has changed ('changed'). `lotsen exportera --kontakter`
 -- writes the confirmed days back into contacts.yaml as `verified:`.
 CREATE TABLE contact_checks (
     id         INTEGER PRIMARY KEY,

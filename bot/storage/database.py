@@ -167,6 +167,14 @@ class Database:
         async with self.lock:
             return list(await self.conn.execute_fetchall(sql, params))
 
+    async def checkpoint(self) -> None:
+        """Copies the WAL into the main file and truncates it, so removed texts do not sit in old WAL frames.
+
+        With secure_delete on, the freed pages of the main file are zeroed as well.
+        """
+        async with self.lock:
+            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def pragmas(self) -> dict[str, Any]:
         """Returns the connection's durability settings (for health checks and tests)."""
         values: dict[str, Any] = {}

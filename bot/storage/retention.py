@@ -83,8 +83,5 @@ class Retention:
                 users_deleted=users.rowcount,
                 inbox_pruned=inbox.rowcount,
             )
-        async with self._db.lock:
-            # Copies the WAL into the main file and truncates it: purged texts no longer
-            # sit in old WAL frames (secure_delete then zeroes the freed pages).
-            await self._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        await self._db.checkpoint()
         return report

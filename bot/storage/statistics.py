@@ -47,7 +47,7 @@ class Statistics:
         self._db = db
 
     async def stats(self, since: datetime | None = None) -> Stats:
-        """Counts questions (since a time, or all; small talk apart) and consultations for /statistik and `lotsen stats`."""
+        """Counts questions (since a time, or all; small talk apart) and consultations for /statistik and `lotsen statistik`."""
         floor = iso(since) if since else ""
         questions = await self._db.read(
             "SELECT created, top_topic, municipality, declined, kind, feedback FROM questions WHERE created >= ?",

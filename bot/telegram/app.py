@@ -1,6 +1,6 @@
 """The Telegram application: `build_application(settings)` registers every handler, in order.
 
-`lotsen run` and the tests build the very same application. It has no PTB
+`lotsen kor` and the tests build the very same application. It has no PTB
 Updater: updates come from Lotsen's durable inbox (`bot.telegram.polling`,
 `bot.telegram.webhook`), which calls ``application.process_update``. Use
 `running(application)` to start and stop it around a poller or webhook server.
@@ -37,7 +37,9 @@ from bot.knowledge.base import KnowledgeBase
 from bot.telegram import (
     admin,
     consultation,
+    consultation_list,
     curate,
+    delivery,
     digest,
     materials,
     onboarding,
@@ -150,7 +152,15 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
 
     install_clock(application, clock)
     updatelog.register(application)  # one log line per handled update (groups -1 and 1)
+    _add_handlers(application)
+    application.add_error_handler(on_error)
+    digest.schedule_digest(application)
+    _schedule_housekeeping(application)
+    return application
 
+
+def _add_handlers(application: Application) -> None:
+    """Every handler, in the order Telegram updates are matched against them."""
     # Consultation dialogue first: while it runs, its states take the user's text.
     application.add_handler(_consultation_dialogue())
 
@@ -168,11 +178,11 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     application.add_handler(CommandHandler("material", materials.on_materials))
 
     # Consultations outside the dialogue: status, "Hanterad", stale dialogue buttons, /avbryt.
-    application.add_handler(CommandHandler("mina", private_only(consultation.on_mine)))
-    application.add_handler(CallbackQueryHandler(consultation.on_handled, pattern=r"^done:"))
-    application.add_handler(CommandHandler("konsultationer", consultation.on_open_list))
-    application.add_handler(CallbackQueryHandler(consultation.on_pass_on, pattern=r"^vid:K-\d+$"))
-    application.add_handler(CallbackQueryHandler(consultation.on_pass_to, pattern=r"^vidto:K-\d+:"))
+    application.add_handler(CommandHandler("mina", private_only(consultation_list.on_mine)))
+    application.add_handler(CallbackQueryHandler(delivery.on_handled, pattern=r"^done:"))
+    application.add_handler(CommandHandler("konsultationer", consultation_list.on_open_list))
+    application.add_handler(CallbackQueryHandler(consultation_list.on_pass_on, pattern=r"^vid:K-\d+$"))
+    application.add_handler(CallbackQueryHandler(consultation_list.on_pass_to, pattern=r"^vidto:K-\d+:"))
     application.add_handler(CallbackQueryHandler(ends(consultation.on_stale_button), pattern=r"^(urg:|kons_ok$|kons_nej$)"))
     application.add_handler(CommandHandler("avbryt", ends(consultation.on_nothing_to_cancel)))
 
@@ -194,17 +204,16 @@ def build_application(settings: Settings, *, kb: KnowledgeBase | None = None) ->
     )
     application.add_handler(MessageHandler(PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, questions.on_not_text))
 
-    application.add_error_handler(on_error)
-    digest.schedule_digest(application)
 
+def _schedule_housekeeping(application: Application) -> None:
+    """The repeating jobs: purge, and the consultations' resumed forwards and reminders."""
     # Housekeeping: texts older than LOTSEN_RETENTION_DAYS are purged a minute after start, then every 6 hours.
     if application.job_queue is not None:
         application.job_queue.run_repeating(_purge, interval=PURGE_INTERVAL, first=60, name="lotsen-purge")
         # Consultations: retry forwards left unsent by a restart; remind of requests open two working days.
-        application.job_queue.run_once(consultation.resume_forwards, when=5, name="lotsen-resume-forwards")
-        application.job_queue.run_repeating(consultation.remind_open, interval=consultation.REMINDER_INTERVAL,
-                                            first=consultation.REMINDER_FIRST, name="lotsen-reminders")
-    return application
+        application.job_queue.run_once(delivery.resume_forwards, when=5, name="lotsen-resume-forwards")
+        application.job_queue.run_repeating(delivery.remind_open, interval=delivery.REMINDER_INTERVAL,
+                                            first=delivery.REMINDER_FIRST, name="lotsen-reminders")
 
 
 def _add_curation_handlers(application: Application) -> None:

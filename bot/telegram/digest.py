@@ -4,7 +4,7 @@ Every Monday at 08:00 Swedish time each admin (LOTSEN_ADMINS) gets one message
 with what needs doing: stale contacts (not verified within LOTSEN_VERIFY_DAYS),
 open consultations, and unanswered and 👎 questions since last week — or
 nothing at all when there is nothing to do. Each stale contact has the buttons
-"Stämmer" (stored as a confirmation; `lotsen export --kontakter` writes it into
+"Stämmer" (stored as a confirmation; `lotsen exportera --kontakter` writes it into
 contacts.yaml as `verified:`) and "Ändrad" (flags it for the curator to edit).
 
 Who gets which contacts: a contact whose owner (contacts.yaml `owners:`) has a
@@ -144,8 +144,8 @@ async def on_contact_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
     chat_id = query.message.chat.id if query.message else query.from_user.id
     if action == "confirmed":
-        reply = f"✅ {html.escape(contact.name)} är kontrollerad {local_today()}. Skriv in det i contacts.yaml med <code>lotsen export --kontakter</code>."
+        reply = f"✅ {html.escape(contact.name)} är kontrollerad {local_today()}. Skriv in det i contacts.yaml med <code>lotsen exportera --kontakter</code>."
     else:
         reply = (f"✏️ Noterat att {html.escape(contact.name)} har ändrats. Rätta kontakten i contacts.yaml "
-                 "(docs/kurera.md, avsnitt 2), kör <code>lotsen validate</code> och sedan /ladda_om.")
+                 "(docs/kurera.md, avsnitt 2), kör <code>lotsen kontrollera</code> och sedan /ladda_om.")
     await send_html(context.bot, chat_id, reply)

@@ -4,7 +4,7 @@
   HTTP layer `build_application` gives PTB) sets it on every 2xx answer.
 - `heartbeat_loop` writes `bot.ops.health.heartbeat(...)` into the database every
   `HEARTBEAT_INTERVAL` seconds, and a final "stopped" one on a clean stop;
-  `lotsen health` reads it from another process.
+  `lotsen halsa` reads it from another process.
 - `live_report` is what `/healthz` answers: 200 with JSON when the database
   takes a write and a knowledge base is loaded, 503 otherwise.
 """
@@ -74,7 +74,7 @@ def api_clock(application: Application) -> ApiClock:
 
 
 async def write_heartbeat(application: Application, mode: str, *, stopped: bool = False) -> None:
-    """Stores one heartbeat record for `lotsen health`."""
+    """Stores one heartbeat record for `lotsen halsa`."""
     svc = services_of(application)
     clock = api_clock(application)
     beat = heartbeat(mode=mode, started=clock.started, kb_hash=svc.kb_hash, api_ok_at=clock.last_ok,

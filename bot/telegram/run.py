@@ -1,4 +1,4 @@
-"""`lotsen run`: start the bot by durable long polling, or by webhook with `--webhook URL`.
+"""`lotsen kor`: start the bot by durable long polling, or by webhook with `--webhook URL`.
 
 Registered on the `lotsen` command by `bot.cli.main` through `add_arguments`; the
 subcommand's function is `run_command(args, settings) -> int`.
@@ -10,7 +10,7 @@ rejects the token or another Lotsen already runs on the database (bot.ops.instan
 
 Production parts around the bot: the instance lock, the knowledge base with
 its snapshot fallback (bot.ops.snapshot), and the heartbeat task
-(bot.telegram.health) that `lotsen health` reads.
+(bot.telegram.health) that `lotsen halsa` reads.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from bot.ops.snapshot import Loaded
 
 # python-telegram-bot, tornado and matplotlib are imported when the bot starts,
-# so `lotsen ask`, `route` and `eval` start in a fraction of the time.
+# so `lotsen fraga`, `route` and `eval` start in a fraction of the time.
 
 _LOGGER = logging.getLogger("bot.telegram")
 
@@ -47,22 +47,6 @@ INSECURE_SECRET = (
     "LOTSEN_SECRET saknas: sätt en egen lång slumpmässig hemlighet (t.ex. `openssl rand -hex 32`); "
     "den skyddar pseudonymerna i databasen. / LOTSEN_SECRET is not set: set a long random secret."
 )
-
-
-def add_arguments(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Registers `run [--webhook URL --port N --listen ADDR]` on the `lotsen` command."""
-    p = subparsers.add_parser(
-        "run",
-        help="starta Telegram-boten (long polling, eller webhook med --webhook)",
-        description="Startar Lotsen i Telegram. Kräver LOTSEN_TELEGRAM_TOKEN och LOTSEN_SECRET.",
-    )
-    p.add_argument("--webhook", metavar="URL", help="ta emot uppdateringar via webhook på denna https-adress")
-    p.add_argument("--port", type=int, default=8443, metavar="PORT", help="port för webhook-servern (standard 8443)")
-    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADRESS",
-                   help=f"adress som webhook-servern lyssnar på (standard {DEFAULT_LISTEN}, bakom en omvänd proxy)")
-    p.add_argument("--poll-timeout", type=float, default=DEFAULT_POLL_TIMEOUT, metavar="SEK",
-                   help=f"long polling-tid i sekunder (standard {DEFAULT_POLL_TIMEOUT})")
-    p.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,8 +97,8 @@ def check_consultation_destinations(settings: Settings) -> str | None:
     A knowledge base that does not load is reported later, where the bot loads it.
     """
     from bot.errors import KnowledgeError
-    from bot.knowledge.base import load_knowledge
-    from bot.telegram.consultation import destination_problem
+    from bot.knowledge.loader import load_knowledge
+    from bot.telegram.delivery import destination_problem
 
     try:
         kb = load_knowledge(settings.knowledge_dir, settings.contacts_file)

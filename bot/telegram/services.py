@@ -19,7 +19,8 @@ from bot.core.answer import Answer
 from bot.core.router import Router
 from bot.core.vectors import ship_if_writable
 from bot.errors import KnowledgeError
-from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.loader import load_knowledge
 from bot.ops import snapshot
 from bot.ops.privacy import pseudonym
 from bot.storage.inbox import MAX_UPDATE_ATTEMPTS
@@ -73,7 +74,7 @@ class Services:
             try:
                 kb, kb_hash, files = await asyncio.to_thread(snapshot.read_and_load, self.settings)
                 router = await asyncio.to_thread(Router.for_settings, kb, self.settings)
-                await asyncio.to_thread(ship_if_writable, kb, router.semantic)
+                await asyncio.to_thread(ship_if_writable, kb, router.semantic.known if router.semantic else None)
             except KnowledgeError as exc:
                 _LOGGER.warning("Kunskapsbasen laddades inte om: %d fel, den förra används", len(exc.problems))
                 return exc
