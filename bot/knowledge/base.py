@@ -19,6 +19,7 @@ from bot.knowledge.schema import (
     Glossary,
     Material,
     Municipality,
+    Privacy,
     RiskExamples,
     Role,
     SmallTalk,
@@ -61,6 +62,7 @@ class KnowledgeBase:
     source: Path
     steps: dict[str, TopicSteps] = field(default_factory=dict)  # knowledge/steps.yaml, by topic id
     emergency: dict[str, EmergencyRoute] = field(default_factory=dict)  # knowledge/emergency.yaml, by danger
+    privacy: Privacy = field(default_factory=Privacy)  # knowledge/privacy.yaml (optional)
 
     def contact_by_id(self, contact_id: str) -> Contact | None:
         """The contact with this id anywhere in contacts.yaml (national, regional or municipal)."""

@@ -39,6 +39,7 @@ from bot.knowledge.schema import (
     Learned,
     Material,
     Municipality,
+    Privacy,
     RiskExamples,
     Role,
     SmallTalk,
@@ -132,6 +133,8 @@ class _Loading:
         contacts_doc = self.docs["contacts"] = read_yaml(self.contacts_file, str(self.contacts_file), problems)
         self.parts["contacts"] = _load_contacts(contacts_doc, problems, broken) if contacts_doc else None
         self.parts["steps"] = _load_steps(self._read("steps.yaml"), self.topics, problems)
+        privacy_doc = self._read("privacy.yaml") if (self.dir / "privacy.yaml").exists() else None
+        self.parts["privacy"] = (validate(Privacy, privacy_doc.data, privacy_doc, (), problems) if privacy_doc else None) or Privacy()
         self.parts["emergency"] = _load_emergency(self._read("emergency.yaml"), self.parts["roles"], problems)
 
     def check_taxonomy(self) -> None:
@@ -173,7 +176,7 @@ class _Loading:
         return KnowledgeBase(
             topics=topics, materials=p["materials"], roles=p["roles"], municipalities=p["municipalities"],
             glossary=p["glossary"], smalltalk=smalltalk, urgency=p["urgency"], risk=p["risk"], wheel=p["wheel"],
-            contacts=p["contacts"], source=self.dir, steps=p["steps"], emergency=p["emergency"],
+            contacts=p["contacts"], source=self.dir, steps=p["steps"], emergency=p["emergency"], privacy=p["privacy"],
             contact_lines=self.contact_lines,
         )
 

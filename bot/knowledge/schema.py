@@ -213,6 +213,12 @@ class Contacts(_Strict):
     municipalities: dict[str, dict[str, Contact]]
 
 
+class Privacy(_Strict):
+    """What redaction must leave alone (knowledge/privacy.yaml): capitalised words that are no person here."""
+
+    not_names: tuple[str, ...] = ()  # apps, games, holidays, organisations, brands: "Snapchat", "Ramadan", "BRIS"
+
+
 class WheelArea(_Strict):
     """One life area of Barnets bästa-hjulet."""
 

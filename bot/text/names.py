@@ -1,0 +1,413 @@
+"""Names of people in a message: a name list from maintained data, weighed against the words around each name.
+
+`find(text, keep)` returns the spans of given names, family names, nicknames and
+their genitives ("Tildes mamma", "Abdi:s pappa"). How sure it must be depends on
+what else the word could be, the way Presidio combines a recogniser with context
+words:
+
+- a name that is no ordinary word ("Alva", "Hedlund", "Mohamud") is a name when
+  it is capitalised, and in a message typed in lower case when it is a common
+  name or the context says so;
+- a name that is also an ordinary word ("Saga", "Klara", "Hans", "Ramadan") is a
+  name only where the context says so: "heter …", a role before it ("eleven
+  Saga", "pappa Abdi"), a class or age after it ("Saga i 2A", "Bo (7 år)"), its
+  genitive before a family word ("Klaras mamma"), a verb after it as a subject
+  ("Klara har inte varit här"); the more common the word, the stronger the
+  context must be ("Alla" and "Per" need "heter" or a role);
+- a capitalised word that is on no list and is no frequent word is a name with
+  such context ("pappa Bohdan", "Rojin Aydın i 8C");
+- beside a name more names follow: a family name ("Alva Qvarnström"), a given
+  name before one ("Sofiia Kovalenko"), an initial ("fatime h"), a name joined by
+  "och" ("Idun och Majken"), a nickname in quotes ("Mehmet, 'Memo'"), and the
+  same name again elsewhere in the message;
+- never a name: `keep` (the knowledge base's places, contacts and listed words),
+  role and family words, a capitalised word right after "i", "från", "in" …
+  (a place or a month), an abbreviation in capitals.
+
+The lists (bot/text/data/) are built by `bot.text.names_build` from names-dataset,
+the hunspell dictionaries and wordfreq; they are loaded once, on first use.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.text import name_cues as cues
+from bot.text.normalize import fold
+
+DATA = Path(__file__).resolve().parent / "data"
+Span = tuple[int, int]
+
+# Zipf frequency (0–8) of the ordinary word a name also is, from which it needs a strong cue
+# ("heter Alla", "eleven Per"), and from which a verb after it is not enough when it is lower case.
+FUNCTION_WORD = 5.5
+COMMON_WORD = 5.0
+SUBJECT_WORD = 4.5  # a word rarer than this that opens a sentence before a verb is a name ("Saga har …")
+RARE_WORD = 4.0  # a lower-case name that is also a word this rare ("tilde") is a name with a class cue
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*(?::s|['’]s)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A name on the list: given or family name, whether it is common, and how common it is as an ordinary word."""
+
+    given: bool
+    family: bool
+    common: bool
+    swedish_zipf: float  # 0: no Swedish word
+    english_zipf: float  # 0: no English word
+
+    def zipf(self, english: bool) -> float:
+        return max(self.swedish_zipf, self.english_zipf) if english else self.swedish_zipf
+
+
+class _Lists:
+    """The name list and the frequent words, loaded on first use (once per process)."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, Entry] = {}
+        self._folded: dict[str, Entry] = {}
+        self._swedish: frozenset[str] = frozenset()
+        self._english: frozenset[str] = frozenset()
+        self._places: frozenset[str] = frozenset()
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> None:
+        if not self._loaded:
+            with self._lock:
+                if not self._loaded:
+                    self._swedish, self._english = _load_words()
+                    self._places = _load_set("places.txt.gz")
+                    self._names, self._folded = _load_names()
+                    self._loaded = True
+
+    def get(self, word: str) -> Entry | None:
+        """The word's entry; typed without å/ä/ö it matches a name only if it is no frequent word ("gor", "men")."""
+        self._ensure()
+        key = word.casefold()
+        entry = self._names.get(key)
+        if entry is None and not self.is_word(word, english=True):
+            entry = self._folded.get(fold(word))
+        return entry
+
+    def is_word(self, word: str, english: bool = False) -> bool:
+        """A frequent Swedish word form (with or without å/ä/ö) the dictionary knows; or English, with `english`."""
+        self._ensure()
+        key, folded = word.casefold(), fold(word)
+        return key in self._swedish or folded in self._swedish or (english and key in self._english)
+
+    def is_place(self, word: str) -> bool:
+        """A country, or a Swedish place the dictionary knows the inhabitants of."""
+        self._ensure()
+        return word.casefold() in self._places or fold(word) in self._places
+
+
+def _load_names() -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The names by their lower-case form, and by their form typed without å/ä/ö or accents."""
+    entries: dict[str, Entry] = {}
+    folded: dict[str, Entry] = {}
+    with gzip.open(DATA / "names.tsv.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            name, kind, common, sv, en = line.rstrip("\n").split("\t")
+            entry = Entry(kind != "last", kind != "first", common == "1", float(sv), float(en))
+            entries[name.casefold()] = entry
+            folded.setdefault(fold(name), entry)
+    return entries, folded
+
+
+def _load_words() -> tuple[frozenset[str], frozenset[str]]:
+    """The frequent Swedish words (also as typed without å/ä/ö) and the frequent English ones."""
+    swedish: set[str] = set()
+    english: set[str] = set()
+    with gzip.open(DATA / "words.tsv.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            word, language = line.rstrip("\n").split("\t")
+            if language != "en":
+                swedish.update((word, fold(word)))
+            if language != "sv":
+                english.add(word)
+    return frozenset(swedish), frozenset(english)
+
+
+def _load_set(name: str) -> frozenset[str]:
+    """A word list, with each word also as typed without å/ä/ö."""
+    with gzip.open(DATA / name, "rt", encoding="utf-8") as fh:
+        words = {line.strip() for line in fh if line.strip()}
+    return frozenset(words | {fold(w) for w in words})
+
+
+LISTS = _Lists()
+
+
+def word_zipf(entry: Entry, word: str, english: bool) -> float:
+    """How common the ordinary word a name also is. A place, and a frequent word the entry does not know
+    as one (a name that collides with a word typed without å/ä/ö: "fran" for "från", "rod" for "röd"),
+    count as common words: they need context."""
+    if "-" in word and _hyphenated(word):
+        return 0.0  # "ebba-li", "Lars-Göran": two names joined are no word
+    zipf = entry.zipf(english)
+    if LISTS.is_place(word) or (not zipf and LISTS.is_word(word, english)):
+        return max(zipf, COMMON_WORD)
+    return zipf
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    start: int
+    end: int
+    text: str  # as written, genitive included
+    base: str  # without a genitive ending
+    genitive: bool
+
+    @property
+    def capital(self) -> bool:
+        return self.base[:1].isupper()
+
+
+def tokens(text: str, english: bool = False) -> list[Token]:
+    """The words of the text with their spans; a genitive (-s, :s, 's) is split off where the rest is a name.
+
+    "Omars" is a genitive when "Omar" is a name, "Omars" is no frequent word, and
+    either "Omars" is no name or a family word follows ("Omars pappa"). English
+    writes its genitive with an apostrophe only ("locks" is no genitive).
+    """
+    words = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    out = []
+    for n, (start, end, word) in enumerate(words):
+        base, genitive = word, False
+        if word.endswith((":s", "'s", "’s")):
+            base, genitive = word[:-2], True
+        elif (not english and word.endswith("s") and len(word) > 3 and not LISTS.is_word(word)
+              and (entry := LISTS.get(word[:-1])) is not None and entry.swedish_zipf < COMMON_WORD):
+            following = fold(words[n + 1][2]) if n + 1 < len(words) else ""
+            whole = LISTS.get(word)
+            if whole is None or whole.swedish_zipf == 0 and following in cues.AFTER_GENITIVE:
+                base, genitive = word[:-1], True
+        out.append(Token(start, end, word, base, genitive))
+    return out
+
+
+@dataclass
+class _Message:
+    text: str
+    toks: list[Token]
+    keep: frozenset[str]
+    english: bool
+    lowercase: bool  # typed without capitals (on a phone)
+
+
+def find(text: str, keep: frozenset[str] = frozenset(), english: bool = False,
+         keep_names: frozenset[tuple[str, ...]] = frozenset()) -> list[Span]:
+    """Spans of the names in `text` (see the module docstring).
+
+    `keep` holds folded words never taken for names; `keep_names` whole names (folded words) that
+    are left alone where they stand complete (the knowledge base's own contact persons).
+    """
+    toks = tokens(text, english)
+    msg = _Message(text, toks, keep, english, _typed_in_lower_case(text, toks))
+    found = [_is_name(msg, i) for i in range(len(toks))]
+    _mark_pairs(msg, found)
+    while _add_neighbours(msg, found):
+        pass
+    _leave_kept_names(toks, found, keep_names)
+    return [(t.start, t.end) for t, f in zip(toks, found, strict=True) if f]
+
+
+def _typed_in_lower_case(text: str, toks: list[Token]) -> bool:
+    """True when the writer does not capitalise: most sentences start in lower case."""
+    starts = [t for t in toks if cues.SENTENCE_START.search(text[: t.start])]
+    return bool(starts) and sum(t.capital for t in starts) * 2 < len(starts)
+
+
+def _never(msg: _Message, i: int) -> bool:
+    """Words that are never names here (see the module docstring)."""
+    tok = msg.toks[i]
+    key, whole = fold(tok.base), fold(tok.text)
+    if key in msg.keep or whole in msg.keep or len(tok.base) < 2:
+        return True
+    if key in cues.NOT_NAMES or whole in cues.NOT_NAMES or (whole.endswith("s") and whole[:-1] in cues.NOT_NAMES):
+        return True  # "Pappas nummer"
+    if ("'" in tok.text or "’" in tok.text) and not tok.genitive:
+        return True  # "I'm", "don't": a name with an apostrophe (O'Brien) is rare here
+    if tok.start and (msg.text[tok.start - 1].isalnum() or msg.text[tok.start - 1] == ":"):
+        return True  # the end of a word: "8ans", "sms:ade"
+    if tok.end < len(msg.text) and msg.text[tok.end].isalnum():
+        return True  # the start of one: "Skola24"
+    if (tok.base.isupper() and len(tok.base) <= 5) or any(part.isupper() for part in tok.base.split("-")[:1] if "-" in tok.base):
+        return True  # BUP, LSS, SIP, SO-lärare
+    before = msg.text[max(0, tok.start - 1) : tok.start]
+    if before in ("@", "#") or (before == "/" and not tok.capital):
+        return True  # a handle, a hashtag or a command (a capital after "/" is a signature: "/Jonas")
+    previous = fold(msg.toks[i - 1].text) if i > 0 else ""
+    return tok.capital and previous in cues.PLACE_BEFORE and _cue(msg, i) != "strong"
+
+
+def _is_name(msg: _Message, i: int) -> bool:
+    if _never(msg, i):
+        return False
+    tok = msg.toks[i]
+    if msg.english and not tok.capital and not msg.lowercase:
+        return False  # English capitalises names
+    cue = _cue(msg, i)
+    entry = _entry(tok.base)
+    initial = bool(cues.SENTENCE_START.search(msg.text[: tok.start]))
+    if cue == "strong" and not tok.capital and entry is not None and word_zipf(entry, tok.base, msg.english):
+        return False  # "kallad till", "kallad av": after a strong cue a word in lower case stays a word
+    if entry is None:
+        # On no list: a name after "heter", or mid-sentence with a role or a class ("pappa Bohdan").
+        unknown_name = tok.capital and not initial and not LISTS.is_word(tok.base, True) and len(tok.base) >= 3
+        return cue == "strong" and tok.capital or unknown_name and cue in ("role", "class", "genitive")
+    zipf = word_zipf(entry, tok.base, msg.english)
+    if zipf:  # also an ordinary word: only where the context says it is a name
+        if LISTS.is_place(tok.base):
+            return tok.capital and cue in ("strong", "role", "class")  # "Kuba (10 år)"; "i Irak" stays
+        if tok.capital and not initial:
+            return zipf < FUNCTION_WORD or cue is not None  # only names are capitalised mid-sentence
+        if zipf >= FUNCTION_WORD:
+            return tok.capital and cue in ("strong", "role")
+        if not tok.capital:
+            return cue in ("strong", "genitive") or (cue == "class" and zipf < RARE_WORD)
+        if cue == "verb" and initial:
+            # Swedish puts the verb second whatever comes first ("Hemma har hon …", "Grannen såg …"):
+            # only a rare word, and no noun in its definite form, is a name by its verb alone.
+            return zipf < SUBJECT_WORD and not cues.DEFINITE.search(fold(tok.base))
+        return cue is not None
+    if tok.capital and not initial:
+        return True
+    if tok.capital or msg.lowercase:
+        return entry.common or cue is not None
+    return cue in ("strong", "role", "class", "genitive")
+
+
+def _entry(word: str) -> Entry | None:
+    """The list's entry for a word; a hyphenated name is one when its parts are ("ebba-li", "Lars-Göran")."""
+    entry = LISTS.get(word)
+    if entry is None and "-" in word and _hyphenated(word):
+        return LISTS.get(word.split("-")[0])
+    return entry
+
+
+def _hyphenated(word: str) -> bool:
+    """A hyphenated name: its first part a name and no common word, every other part a name ("ebba-li")."""
+    first, *rest = word.split("-")
+    head = LISTS.get(first)
+    return bool(rest) and not first.isupper() and head is not None and head.swedish_zipf < COMMON_WORD and all(
+        LISTS.get(p) is not None for p in rest)
+
+
+def _cue(msg: _Message, i: int) -> str | None:
+    """What the words around token i say about it: "strong", "role", "class", "genitive", "verb" or None."""
+    toks, tok = msg.toks, msg.toks[i]
+    # A word before counts only within the clause: "… slår mamma. Vad …" has no role before "Vad".
+    joined = i > 0 and msg.text[toks[i - 1].end : tok.start].strip(" :,") == ""
+    before = fold(toks[i - 1].text) if joined else ""
+    if before in cues.STRONG_BEFORE or cues.STRONG_PHRASE.search(msg.text[: tok.start]):
+        return "strong"
+    # The context after a full name follows its last part: "Bohdan Melnyk har …", "Alva Hedlund i 8B".
+    last = i
+    while _name_like(tok.base, msg.english) and last + 1 < len(toks) and toks[last + 1].capital and _spaced(msg.text, toks[last], toks[last + 1]) \
+            and _name_like(toks[last + 1].base, msg.english) and last - i < 2:
+        last += 1
+    tok = toks[last]
+    after = fold(toks[last + 1].text) if last + 1 < len(toks) else ""
+    rest = msg.text[tok.end :]
+    if before in cues.ROLE_BEFORE or cues.ROLE_AFTER.match(rest):
+        return "role"
+    if cues.CLASS_AFTER.match(rest):
+        return "class"
+    if tok.genitive and after in cues.AFTER_GENITIVE:
+        return "genitive"
+    if after in cues.VERBS_AFTER and last + 1 < len(toks) and not msg.text[tok.end : toks[last + 1].start].strip():
+        return "verb"
+    return None
+
+
+def _name_like(word: str, english: bool) -> bool:
+    """A word that could be part of a name: on the list and no common word, or on no list at all."""
+    entry = _entry(word)
+    if entry is None:
+        return not LISTS.is_word(word) and fold(word) not in cues.NOT_NAMES
+    return word_zipf(entry, word, english) < COMMON_WORD
+
+
+def _add_neighbours(msg: _Message, found: list[bool]) -> bool:
+    """Marks the names beside names (see the module docstring); True when it marked any."""
+    toks, text = msg.toks, msg.text
+    names = {fold(t.base) for t, f in zip(toks, found, strict=True) if f}
+    added = False
+    for i, tok in enumerate(toks):
+        if not found[i] and _initial(text, toks, i) and found[i - 1]:
+            found[i] = added = True  # an initial: "noah b", "Fatime H."
+            continue
+        if found[i] or _never(msg, i):
+            continue
+        entry = _entry(tok.base)
+        initial_word = bool(cues.SENTENCE_START.search(text[: tok.start]))
+        before_name = i + 1 < len(toks) and found[i + 1] and _spaced(text, tok, toks[i + 1])
+        if LISTS.is_place(tok.base) and not (entry is not None and entry.common):
+            continue  # "Stockholm Central": a place beside a name is no part of it (but "Lind", "Malmberg" are names)
+        if entry is not None:
+            # A capitalised word right before a name, mid-sentence, is its given name even if it is a word ("My Granqvist").
+            zipf = word_zipf(entry, tok.base, msg.english)
+            word_like = (zipf >= FUNCTION_WORD and not (before_name and tok.capital and not initial_word)) or (
+                not tok.capital and zipf >= COMMON_WORD)
+        else:
+            word_like = LISTS.is_word(tok.base) or not tok.capital
+        if word_like or not (tok.capital or msg.lowercase):
+            continue
+        beside = (i > 0 and found[i - 1] and _spaced(text, toks[i - 1], tok)) or before_name
+        joined = (i > 1 and found[i - 2] and fold(toks[i - 1].text) in cues.AND) or (
+            i + 2 < len(toks) and found[i + 2] and fold(toks[i + 1].text) in cues.AND) or (
+            i > 0 and found[i - 1] and text[toks[i - 1].end : tok.start].strip() == "," and _name_like(tok.base, msg.english))
+        initial = False  # initials are marked before _never (they are one letter)
+        quoted = i > 0 and found[i - 1] and cues.NICKNAME_GAP.fullmatch(text[toks[i - 1].end : tok.start]) is not None
+        again = fold(tok.base) in names and (tok.capital or msg.lowercase)
+        if beside or joined or quoted or again or initial:
+            found[i] = added = True
+    return added
+
+
+def _mark_pairs(msg: _Message, found: list[bool]) -> None:
+    """A given name and a family name side by side, both capitalised, are a name ("Juni Berg", "Maj Lind")."""
+    toks = msg.toks
+    for i in range(len(toks) - 1):
+        first, second = toks[i], toks[i + 1]
+        if not (first.capital and second.capital and _spaced(msg.text, first, second)):
+            continue
+        if _never(msg, i) or _never(msg, i + 1):
+            continue
+        a, b = _entry(first.base), _entry(second.base)
+        if a is None or b is None or not a.given or not b.family:
+            continue
+        if max(word_zipf(a, first.base, msg.english), word_zipf(b, second.base, msg.english)) < COMMON_WORD:
+            found[i] = found[i + 1] = True
+
+
+def _initial(text: str, toks: list[Token], i: int) -> bool:
+    """A single letter after a word, ending the name ("noah b,", "Fatime H."), that is no one-letter word."""
+    tok = toks[i]
+    if len(tok.base) != 1 or i == 0 or fold(tok.base) in cues.ONE_LETTER_WORDS or not _spaced(text, toks[i - 1], tok):
+        return False
+    return re.match(r"[.,;:)!?]|\s*$|\s+[a-zåäö0-9(]", text[tok.end :]) is not None
+
+
+def _leave_kept_names(toks: list[Token], found: list[bool], keep_names: frozenset[tuple[str, ...]]) -> None:
+    """Unmarks every complete occurrence of a kept name ("Karin Exempelsson", the BUP contact)."""
+    folded = [fold(t.base) for t in toks]
+    for name in keep_names:
+        for i in range(len(toks) - len(name) + 1):
+            if tuple(folded[i : i + len(name)]) == name:
+                for j in range(i, i + len(name)):
+                    found[j] = False
+
+
+def _spaced(text: str, first: Token, second: Token) -> bool:
+    """True when only one or two spaces stand between two words (no punctuation, no line break: one name)."""
+    gap = text[first.end : second.start]
+    return 1 <= len(gap) <= 2 and gap.strip(" ") == ""

@@ -1,0 +1,124 @@
+"""Identifiers written in a fixed shape: phone numbers, e-mail addresses, street addresses and car plates.
+
+Each finder returns spans (start, end) in the text it is given. They err on the
+side of the child: a number written like a Swedish phone number is taken for one
+even if it is a switchboard, unless it is a national service number (112, 1177,
+114 14, 116 111, 020-…, 077x-…) or one of the knowledge base's own contacts
+(`keep_digits`), which people must be able to quote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+Span = tuple[int, int]
+
+# -- phone numbers -------------------------------------------------------------------------
+
+# A run that starts like a Swedish number (+46, 0046 or 0, perhaps in brackets) and goes on
+# with digits and the separators people type between them.
+_PHONE = re.compile(r"(?<![\w+])(?:\+\s?46|0046|\(?0)[\d \t\-–()/.]{5,18}\d(?!\d)")
+# Dates and times look like numbers too: 08.00-16.30, 01.12.2026, 2026-11-23.
+_TIME_RANGE = re.compile(r"^\(?\d{1,2}[.:]\d{2}\s*[-–]\s*\d{1,2}[.:]\d{2}\)?$")
+_DATE = re.compile(r"^\d{1,2}[./-]\d{1,2}[./-](?:\d{2}|\d{4})$")
+# National numbers that are never a family's own: free and shared-cost numbers, and 010 (companies and
+# authorities, e.g. Giftinformationscentralen 010-456 67 00).
+_SERVICE_PREFIXES = ("010", "020", "0200", "0771", "0772", "0774", "0775", "0900", "0939", "0944")
+
+
+def phones(text: str, keep_digits: Collection[str] = ()) -> list[Span]:
+    """Swedish phone numbers in every form people write them (070-123 45 67, +46 70 …, (0155) 12 34 56)."""
+    out = []
+    for m in _PHONE.finditer(text):
+        raw = m.group().rstrip(" -–(/.")
+        digits = re.sub(r"\D", "", raw)
+        if digits.startswith("0046"):
+            national = "0" + digits[4:]
+        elif raw.lstrip("( ").startswith("+"):
+            national = "0" + digits[2:]
+        else:
+            national = digits
+        if national.startswith("00"):
+            national = national[1:]  # +46 (0)70 …
+        if not 8 <= len(national) <= 11 or national[1] == "0":
+            continue
+        if _TIME_RANGE.match(raw.strip()) or _DATE.match(raw.strip()):
+            continue
+        if national.startswith(_SERVICE_PREFIXES) or national in keep_digits:
+            continue
+        out.append((m.start(), m.start() + len(raw)))
+    return out
+
+
+# -- e-mail ------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+
+
+def emails(text: str) -> list[Span]:
+    """E-mail addresses."""
+    return [m.span() for m in _EMAIL.finditer(text)]
+
+
+# -- street addresses ------------------------------------------------------------------------
+
+# How Swedish street names end ("Storgatan", "Björkvägen", "Ekbacken" …), also typed without å/ä/ö.
+_STREET_ENDINGS = (
+    "gatan", "gata", "vägen", "vagen", "väg", "vag", "gränd", "gränden", "grand", "granden", "stigen",
+    "backen", "backe", "torget", "torg", "platsen", "plan", "allén", "allen", "allé", "alle", "leden",
+    "ringen", "slingan", "liden", "höjden", "hojden", "gården", "garden", "esplanaden", "kajen", "parken",
+    "hagen", "ängen", "angen", "udden", "berget", "dalen", "vreten", "stråket", "straket", "bryggan",
+    "stranden", "viken", "holmen", "lunden", "tået", "taet", "kullen", "malmen", "gärdet", "gardet",
+)
+_NUMBER = r"\d{1,4}(?:\s?[A-H]\b|[a-h]\b)?"  # an entrance letter: 3B, 3 b; never "18 i Torshälla"
+_FLAT = r"(?:,?\s*(?:lgh|lägenhet|lagenhet|lgh\.|lägenhetsnummer)\s*\d{3,4})?"
+_POSTCODE = r"(?:,?\s*\d{3}\s?\d{2}(?:\s+[A-ZÅÄÖ][\wåäö]+)?)?"
+# Words that begin a street's name: "Västra Storgatan", "Gamla Tanneforsvägen".
+_STREET_PREFIX = r"(?:(?:Västra|Östra|Norra|Södra|Stora|Lilla|Gamla|Nya|Vastra|Ostra|Sodra|Sankt|S:t)\s+)?"
+_STREET = re.compile(
+    r"\b" + _STREET_PREFIX + r"[A-Za-zÅÄÖåäöéü][\wåäöéü-]*?(?:" + "|".join(_STREET_ENDINGS) + r")\s+" + _NUMBER + _FLAT + _POSTCODE,
+    re.IGNORECASE,
+)
+# "bor på Kvarnholmen 3", "adress: Lillåns väg 4": a capitalised place and a number after an address cue.
+_CUED = re.compile(
+    r"(?i:\bbor\s+på|\bbor\s+pa|\badress(?:en)?:?|\blives\s+(?:at|on)|\baddress(?:\s+is)?:?)\s+"
+    r"((?:[A-ZÅÄÖ][\wåäöéü-]*\s+){1,3}?" + _NUMBER + _FLAT + _POSTCODE + r")",
+)
+
+
+def addresses(text: str) -> list[Span]:
+    """Street addresses with a number, with a flat number and postcode where given."""
+    out = []
+    for m in _STREET.finditer(text):
+        word = m.group().split()[-2].lower() if len(m.group().split()) > 2 else m.group().split()[0].lower()
+        if word in _STREET_ENDINGS:  # "vägen 2 gånger": the ending alone is no street name
+            continue
+        out.append(m.span())
+    out += [m.span(1) for m in _CUED.finditer(text)]
+    return out
+
+
+# -- car registration plates -------------------------------------------------------------------
+
+# Three letters (no I, Q, V, Å, Ä, Ö), two digits, then a digit or a letter (not O).
+_PLATE = re.compile(r"\b([A-HJ-PR-UW-Z]{3})[\s-]?(\d{2}[\dA-NP-Z])\b", re.IGNORECASE)
+_PLATE_CUES = re.compile(r"\b(?:reg(?:nr|istrerings?(?:nummer|skylt))?\.?|registreringsnr|skylt(?:en)?|bil(?:en)?|"
+                         r"plate|car|number plate|licen[cs]e plate)\b", re.IGNORECASE)
+
+
+def plates(text: str, not_plates: Collection[str] = ()) -> list[Span]:
+    """Car registration plates: ABC 123 or ABC 12D; in lower case only near a word like "reg" or "bil".
+
+    `not_plates` are letter groups that are words or abbreviations here (BUP, SIP …).
+    """
+    out = []
+    for m in _PLATE.finditer(text):
+        letters = m.group(1)
+        if letters.lower() in not_plates:
+            continue
+        written_as_plate = letters.isupper() and (m.group(2)[-1].isdigit() or m.group(2)[-1].isupper())
+        cued = bool(_PLATE_CUES.search(text[max(0, m.start() - 40) : m.start()]))
+        if written_as_plate or cued:
+            out.append(m.span())
+    return out
