@@ -81,6 +81,7 @@ class Answer:
     clarify_topics: tuple[str, ...] = ()  # candidate topic ids when two tie
     clarify_municipality: bool = False  # True when the router needs the municipality
     personnummer: bool = False
+    removed: frozenset[str] = frozenset()  # kinds of identifier left out of the text ("namn", "telefon" …)
     own_matter: bool = False  # declined as the writer's own health, leave or work (not a child's)
     notes: tuple[str, ...] = field(default=())  # short Swedish notes (e.g. text was truncated)
 
@@ -121,4 +122,5 @@ class Answer:
             "materials": [{"id": m.id} for m in self.materials],
             "clarify": self.clarify,
             "personnummer": self.personnummer,
+            "removed": sorted(self.removed),
         }

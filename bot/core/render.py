@@ -27,6 +27,7 @@ from collections.abc import Callable
 from bot.core.answer import Answer, Kind, Risk, RoutedContact
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.schema import EmergencyRoute, Topic
+from bot.text.identifiers import note as removed_note_line
 
 TELEGRAM_LIMIT = 4096
 MAX_CONTACTS = 3  # contacts under "Vänd dig till"
@@ -43,7 +44,6 @@ ENGLISH_ANSWER = "Lotsen answers in Swedish. Here is who to contact:"
 ENGLISH_OTHER = "Lotsen answers in Swedish."
 FICTIVE = "(fiktiv exempelkontakt)"
 FICTIVE_NOTE = "(fiktiv exempelkontakt): påhittat exempel med nummer ur PTS serie för fiktion."
-PERSONNUMMER_NOTE = "Skriv aldrig personnummer eller namn här. Jag har tagit bort numret och sparar det inte."
 EMPTY_REPLY = (
     "Jag hittade ingen text att läsa i meddelandet. Beskriv med egna ord vad du är orolig för, "
     "till exempel: ”Elev i åk 7 har hög frånvaro och mår dåligt, vart vänder jag mig?”"
@@ -67,6 +67,9 @@ class _Out:
 
     def bold(self, text: str) -> str:
         return f"<b>{self.esc(text)}</b>" if self.as_html else text
+
+    def italic(self, text: str) -> str:
+        return f"<i>{self.esc(text)}</i>" if self.as_html else text
 
     def phone(self, phone: str) -> str:
         if self.as_html:
@@ -103,9 +106,6 @@ def _small_talk(answer: Answer, kb: KnowledgeBase, out: _Out) -> bool:
         return False
     if answer.language == "en":
         out.add(out.esc(ENGLISH_OTHER))
-    if answer.personnummer:
-        out.add(out.esc(PERSONNUMMER_NOTE))
-        out.add()
     out.add(out.esc(replies[answer.kind]))
     return True
 
@@ -133,10 +133,6 @@ def _blocks(answer: Answer, kb: KnowledgeBase, out: _Out, role: str | None) -> N
     elif answer.risk is Risk.POSSIBLE:
         out.add(_possible_line(answer, kb, out))
         out.add()
-    if answer.personnummer:
-        out.add(out.esc(PERSONNUMMER_NOTE))
-        out.add()
-
     top = answer.topics[0].topic
     where = kb.municipality_name(answer.municipality) if answer.municipality else None
     out.add(out.bold(top.name + (f" – {where}" if where else "")))
@@ -301,9 +297,18 @@ def _possible_line(answer: Answer, kb: KnowledgeBase, out: _Out) -> str:
     return f"⚠️ {out.esc(route.possible)} " + " · ".join(numbers)
 
 
+def _removed_note(answer: Answer, out: _Out) -> None:
+    """The one line that tells the user what was left out of the stored question (never what it was)."""
+    line = removed_note_line(answer.removed)
+    if line:
+        out.add()
+        out.add(out.italic(line))
+
+
 def _render(answer: Answer, kb: KnowledgeBase, as_html: bool, role: str | None) -> str:
     out = _Out(as_html)
     _blocks(answer, kb, out, role)
+    _removed_note(answer, out)
     return out.text()
 
 

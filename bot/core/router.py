@@ -52,9 +52,9 @@ from bot.core.thresholds import (
 )
 from bot.core.vectors import EmbeddingCache, semantic_texts, shipped_vectors
 from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.privacy import keep_for
+from bot.text.identifiers import Redaction, kinds_in, placeholders_to_space, redact
 from bot.text.normalize import BREAK, fold, is_english, sentences, tokens, words
-from bot.text.personnummer import PLACEHOLDER, redact
-from bot.text.personnummer import contains as has_personnummer
 
 MAX_INPUT_CHARS = 2000  # the longest text Lotsen stores for a question or consultation
 READ_CHARS = 4096  # routing reads a whole Telegram message
@@ -92,6 +92,11 @@ class Router:
         self._lexicon = self._build_lexicon()
         self.semantic = self._build_semantic(encoder, cache) if encoder is not None else None
         self.risk = RiskReader(kb, self.matcher, self.semantic, self.t)
+        self.keep = keep_for(kb)
+
+    def redact(self, text: str) -> Redaction:
+        """The text with every direct identifier removed, as Lotsen stores it (`bot.text.identifiers`)."""
+        return redact(text, self.keep)
 
     @classmethod
     def for_settings(cls, kb: KnowledgeBase, settings: Settings) -> Router:
@@ -183,10 +188,11 @@ class Router:
         `topic` forces the first topic: the user picked it after a clarifying question.
         """
         now = now or datetime.now(UTC)
-        # Text already redacted by an adapter (re-routing a logged question) still counts as carrying one.
-        found_pnr = PLACEHOLDER in text or has_personnummer(text)
-        if found_pnr:
-            text = redact(text).replace(PLACEHOLDER, " ")
+        # Read what is stored: identifiers removed (the adapter did it already; this does no harm), and
+        # each placeholder read as no word at all. What the adapter removed counts as removed here too.
+        redacted = self.redact(text)
+        removed = redacted.kinds | kinds_in(text)
+        text = placeholders_to_space(redacted.text)
         notes: tuple[str, ...] = ()
         if len(text) > READ_CHARS:
             text = text[:READ_CHARS]
@@ -198,7 +204,8 @@ class Router:
         content = [w for w in analysis.words if w != BREAK]
         base: dict[str, Any] = dict(
             municipality=chosen, municipality_from_text=place is not None, office_hours=self.picker.is_office_hours(now),
-            personnummer=found_pnr, notes=notes, language="en" if is_english(content) else "sv",
+            personnummer="personnummer" in removed, removed=removed, notes=notes,
+            language="en" if is_english(content) else "sv",
         )
         if not content:
             return Answer(kind=Kind.EMPTY, urgent=False, **base)

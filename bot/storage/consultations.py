@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.storage.database import Database, iso, parse
-from bot.text import personnummer as pnr
+from bot.text import personnummer
+from bot.text.identifiers import redact
 
 # What a requester can say about how soon they need an answer.
 URGENCY_LEVELS = ("akut", "snart", "kan_vanta")
@@ -129,9 +130,9 @@ class Consultations:
                     chat_id,
                     municipality,
                     topic,
-                    pnr.redact(text),
+                    redact(text, names_too=False).text,
                     urgency,
-                    pnr.redact(reach),
+                    personnummer.redact(reach),  # how to be reached: the one field that may hold a phone number
                     route,
                 ),
             )

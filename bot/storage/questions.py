@@ -1,6 +1,6 @@
 """The question log: every message the router answered or declined, for statistics and curation.
 
-Texts arrive redacted; as a second line of defence they pass `bot.text.personnummer.redact` once more here.
+Texts arrive redacted; as a second line of defence their numbers, e-mail and street addresses are removed once more here (`bot.text.identifiers.redact` without names, which need the knowledge base).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.storage.database import Database, iso
-from bot.text import personnummer as pnr
+from bot.text.identifiers import redact
 
 # How sure the router must have been before a question stops counting as "unanswered".
 LOW_CONFIDENCE = 0.5
@@ -82,7 +82,7 @@ class QuestionLog:
                     user_key,
                     municipality,
                     role,
-                    pnr.redact(text),
+                    redact(text, names_too=False).text,
                     json.dumps(
                         [{"id": t["id"], "score": round(float(t["score"]), 4)} for t in topics],
                         ensure_ascii=False,

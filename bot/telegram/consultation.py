@@ -240,6 +240,7 @@ async def on_urgency(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     await query.edit_message_text(f"Brådska: {html.escape(URGENCY_LABELS[urgency])} ✓{note}",
                                   parse_mode=ParseMode.HTML)
     chat_id = query.message.chat.id if query.message else query.from_user.id
+    services(context).phone_allowed.add(query.from_user.id)  # the answer may hold a phone number
     await context.bot.send_message(chat_id, ASK_REACH)
     return REACH
 
@@ -281,6 +282,7 @@ async def on_reach(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     if had_number:
         await message.reply_text(PERSONNUMMER_REMOVED)
     svc = services(context)
+    svc.phone_allowed.discard(user.id)
     municipality = await _municipality(svc, user.id, draft.text)
     buttons = keyboard([[("✅ Skicka", "kons_ok"), ("Avbryt", "kons_nej")]])
     await message.reply_text(_summary(svc, draft, municipality), parse_mode=ParseMode.HTML, reply_markup=buttons)
@@ -348,6 +350,8 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Ends the dialogue without storing anything."""
     if context.user_data is not None:
         context.user_data.pop(_DRAFT, None)
+    if update.effective_user is not None:
+        services(context).phone_allowed.discard(update.effective_user.id)
     query = update.callback_query
     if query is not None:
         await query.answer()
@@ -374,6 +378,8 @@ async def on_timeout(update: object, context: ContextTypes.DEFAULT_TYPE) -> None
     """Tells the user an abandoned dialogue has ended."""
     if context.user_data is not None:
         context.user_data.pop(_DRAFT, None)
+    if isinstance(update, Update) and update.effective_user is not None:
+        services(context).phone_allowed.discard(update.effective_user.id)
     if isinstance(update, Update) and update.effective_chat is not None:
         await context.bot.send_message(update.effective_chat.id, TIMED_OUT)
 

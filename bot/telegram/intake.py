@@ -3,7 +3,9 @@
 Polling and webhook both pass every raw update through `accept` before the
 inbox COMMITs it, so that nothing stored can stop the worker:
 
-- **redacted**: personnummer are removed from every string in it;
+- **redacted**: direct identifiers are removed — from the text and caption of a
+  message every name, number and address (`bot.text.identifiers`, with the
+  knowledge base's `Keep`), from every other string the numbers and addresses;
 - **reduced**: people and chats keep only their ids and type (names, usernames,
   language and shared contacts are dropped; the handlers need the chat id to
   answer and the user id for the pseudonym). The one name kept is the first
@@ -21,12 +23,13 @@ way; it is counted in the log and skipped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
 
-from bot.text import personnummer
+from bot.text.identifiers import redact
 
 # Keys whose value is a Telegram User or Chat.
 _PEOPLE = frozenset({"from", "chat", "sender_chat", "forward_from", "forward_from_chat", "user", "via_bot"})
@@ -48,20 +51,30 @@ class Incoming:
     problem: str | None = None
 
 
-def redact_value(value: Any) -> Any:
-    """Returns the JSON value with personnummer removed from every string in it."""
+# The keys whose strings are what a person wrote: names are removed there too.
+_WRITTEN = frozenset({"text", "caption"})
+Redact = Callable[[str], str]
+
+
+def numbers_only(text: str) -> str:
+    """Removes numbers, e-mail and street addresses and plates, not names (for strings no person wrote)."""
+    return redact(text, names_too=False).text
+
+
+def redact_value(value: Any, written: Redact = numbers_only, key: str = "") -> Any:
+    """Returns the JSON value with identifiers removed: `written` for text and captions, numbers elsewhere."""
     if isinstance(value, str):
-        return personnummer.redact(value)
+        return written(value) if key in _WRITTEN else numbers_only(value)
     if isinstance(value, list):
-        return [redact_value(v) for v in value]
+        return [redact_value(v, written, key) for v in value]
     if isinstance(value, dict):
-        return {k: redact_value(v) for k, v in value.items()}
+        return {k: redact_value(v, written, k) for k, v in value.items()}
     return value
 
 
-def redact_update(update: dict[str, Any]) -> str:
+def redact_update(update: dict[str, Any], written: Redact = numbers_only) -> str:
     """The update as JSON text, with every string value redacted (ids and dates are numbers and stay)."""
-    return json.dumps(redact_value(update), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(redact_value(update, written), ensure_ascii=False, separators=(",", ":"))
 
 
 def _person(value: Any, keep_first_name: bool) -> Any:
@@ -111,12 +124,12 @@ def _ids_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
-def accept(raw: Any) -> Incoming:
-    """Redacts, reduces and validates one raw update (see the module docstring)."""
+def accept(raw: Any, written: Redact = numbers_only) -> Incoming:
+    """Redacts (`written` for what a person wrote), reduces and validates one raw update (module docstring)."""
     if not isinstance(raw, dict) or not _is_id(raw.get("update_id")):
         return Incoming(None, "", "update_id saknas eller är inget heltal")
     update_id = raw["update_id"]
-    data = reduce_value(redact_value(raw))
+    data = reduce_value(redact_value(raw, written))
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     try:
         payload.encode("utf-8")

@@ -38,6 +38,7 @@ import contextlib
 import logging
 import sqlite3
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from telegram.error import EndPointNotFound, InvalidToken, RetryAfter, TelegramError, TimedOut
@@ -46,7 +47,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.errors import LotsenError
 from bot.telegram.inbox import InboxWorker
-from bot.telegram.intake import Incoming, accept, redact_update
+from bot.telegram.intake import Incoming, Redact, accept, numbers_only, redact_update
 from bot.telegram.sending import retry_after_seconds
 from bot.telegram.services import services_of
 
@@ -117,7 +118,7 @@ class DurablePoller:
             if not updates:
                 backoff = FIRST_BACKOFF
                 continue
-            batch, quarantined, next_offset = split_batch(updates, offset)
+            batch, quarantined, next_offset = split_batch(updates, offset, services_of(self.application).redactor_for)
             if next_offset == offset and not batch and not quarantined:
                 await _sleep(backoff, stop)  # only updates without an id: do not spin on them
                 backoff = min(backoff * BACKOFF_FACTOR, MAX_BACKOFF)
@@ -138,13 +139,16 @@ class DurablePoller:
 
 
 def split_batch(
-    updates: list[Any], offset: int
+    updates: list[Any], offset: int, written_for: Callable[[Any], Redact] = lambda raw: numbers_only
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]], int]:
-    """Checks each raw update: (stored, quarantined as (id, payload, reason), the next offset)."""
+    """Checks each raw update: (stored, quarantined as (id, payload, reason), the next offset).
+
+    `written_for(raw)` says how to redact what its sender wrote (`Services.redactor_for`).
+    """
     batch: list[tuple[int, str]] = []
     quarantined: list[tuple[int, str, str]] = []
     for raw in updates:
-        incoming: Incoming = accept(raw)
+        incoming: Incoming = accept(raw, written_for(raw))
         if incoming.update_id is None:
             _LOGGER.error("Update utan giltigt update_id hoppades över (%s)", incoming.problem)
         elif incoming.problem is not None:

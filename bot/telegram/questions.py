@@ -42,7 +42,6 @@ from bot.telegram.dialogues import reported_lost
 from bot.telegram.onboarding import municipality_keyboard
 from bot.telegram.sending import keyboard, send_html
 from bot.telegram.services import services
-from bot.text import personnummer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -120,8 +119,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if message.chat.type == "private" and await reported_lost(update, context, CONVERSATION_TIMEOUT):
         return  # an answer meant for a dialogue a restart cut off: not a question, not logged
-    # The inbox has already redacted; redact again for updates that did not come through it.
-    text = personnummer.redact(_strip_mention(message.text, context.bot.username))
+    # The inbox has already redacted; this one does no harm and covers updates that did not come through it.
+    text = svc.redact_written(_strip_mention(message.text, context.bot.username))
     user_key = svc.user_key(user.id)
     profile = await svc.storage.users.get(user_key)
     answer = await svc.route(text, profile.municipality if profile else None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telegram.ext import Application, ContextTypes
@@ -25,6 +26,7 @@ from bot.ops import snapshot
 from bot.ops.privacy import pseudonym
 from bot.storage.inbox import MAX_UPDATE_ATTEMPTS
 from bot.storage.store import Storage
+from bot.text.identifiers import redact
 
 _LOGGER = logging.getLogger(__name__)
 _KEY = "lotsen.services"
@@ -55,6 +57,9 @@ class Services:
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Serialises changes to the learned overlay (read, change, write, reload).
     learned_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Telegram users asked right now how a consultation's recipient can reach them: their next
+    # message may keep a phone number (in memory only; after a restart the dialogue starts over).
+    phone_allowed: set[int] = field(default_factory=set)
 
     @classmethod
     async def open(cls, settings: Settings, kb: KnowledgeBase | None = None) -> Services:
@@ -96,6 +101,18 @@ class Services:
         router = self.router  # the one in use when the question came, even if /ladda_om swaps it
         return await asyncio.to_thread(router.route, text, municipality, topic=topic)
 
+    def redact_written(self, text: str) -> str:
+        """What a person wrote, with every direct identifier removed (the current knowledge base's `Keep`)."""
+        return self.router.redact(text).text
+
+    def redactor_for(self, raw: object) -> Callable[[str], str]:
+        """How to redact what the sender of this raw update wrote: everything, except the phone number
+        of a user who is answering how a consultation's recipient can reach them (`phone_allowed`)."""
+        sender = _sender_id(raw)
+        if sender is not None and sender in self.phone_allowed:
+            return lambda text: redact(text, self.router.keep, keep_phones=True).text
+        return self.redact_written
+
     def user_key(self, telegram_user_id: int) -> str:
         """The user's pseudonym (HMAC of the Telegram id under LOTSEN_SECRET)."""
         return pseudonym(self.settings.secret, telegram_user_id)
@@ -131,3 +148,13 @@ def services_of(application: Application) -> Services:
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
     """The Services of the application handling this update."""
     return services_of(context.application)
+
+
+def _sender_id(raw: object) -> int | None:
+    """The user id of whoever sent a raw message update, if it is one."""
+    if not isinstance(raw, dict):
+        return None
+    message = raw.get("message")
+    sender = message.get("from") if isinstance(message, dict) else None
+    user_id = sender.get("id") if isinstance(sender, dict) else None
+    return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None

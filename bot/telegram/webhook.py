@@ -66,7 +66,8 @@ class _Receiver:
         if header is None or not hmac.compare_digest(header.encode(), self.secret.encode()):
             return 403
         try:
-            incoming = accept(json.loads(body))
+            raw = json.loads(body)
+            incoming = accept(raw, services_of(self.application).redactor_for(raw))
         except ValueError:
             return 400
         if incoming.update_id is None:

@@ -82,9 +82,14 @@ class Redaction:
         return bool(self.kinds)
 
 
-def redact(text: str, keep: Keep = Keep(), *, names_too: bool = True) -> Redaction:
-    """The text with every direct identifier replaced by its placeholder (see the module docstring)."""
+def redact(text: str, keep: Keep = Keep(), *, names_too: bool = True, keep_phones: bool = False) -> Redaction:
+    """The text with every direct identifier replaced by its placeholder (see the module docstring).
+
+    `keep_phones` leaves phone numbers: only for the field where a requester says how to be reached.
+    """
     norm, chosen = find(text, keep, names_too=names_too)
+    if keep_phones:
+        chosen = [c for c in chosen if c[2] != "telefon"]
     if not chosen:
         return Redaction(text)  # untouched, not even normalised
     out, last = [], 0
@@ -109,6 +114,8 @@ def find(text: str, keep: Keep = Keep(), *, names_too: bool = True) -> tuple[str
     if names_too:
         english = _looks_english(norm)
         spans += [(a, b, "namn") for a, b in names.find(norm, keep.words_for(norm), english, keep.names)]
+    placed = [m.span() for m in _ANY_PLACEHOLDER.finditer(norm)]  # already redacted: left as they are
+    spans = [s for s in spans if not any(a < s[1] and s[0] < b for a, b in placed)]
     return norm, _without_overlaps(spans)
 
 
