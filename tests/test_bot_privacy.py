@@ -8,6 +8,7 @@ any checkpoint), and on every log record at DEBUG level.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -106,3 +107,120 @@ async def test_personnummer_never_reach_the_database_the_wal_or_the_logs(fake_ap
     # Every message to the bot did carry a number (the fake saw them), so the test is not vacuous.
     sent = [u["message"]["text"] for u in fake_api.history if "message" in u]
     assert all(any(number in text for number in FORMS) for text in sent if text.startswith("Eleven"))
+
+
+# --------------------------------------------------------------------------- names, numbers and addresses
+
+# Written for this test: a child, a parent, a sibling, a phone number, an address, an e-mail and a plate.
+WITH_NAMES = [
+    "Vilgot Åkerlund i 7B (bor på Ringvägen 14, mammas mobil 070-174 22 31) har skurit sig, vad gör jag?",
+    "Ismahan i 3A säger att pappa Abdirahim slår henne, han kör en grå Volvo med reg KPL 482.",
+    "Mejla mig på hedvig.tornqvist@exempelskolan.se, det gäller Esmeralda:s lillebror i förskoleklass.",
+]
+IDENTIFIERS = ["Vilgot", "Åkerlund", "Ringvägen", "174 22 31", "Ismahan", "Abdirahim", "KPL 482", "hedvig",
+               "tornqvist", "Esmeralda"]
+KEPT_WORDS = ["7B", "skurit sig", "pappa", "förskoleklass", "Volvo", "lillebror"]
+
+
+def _every_value(db_path) -> str:
+    """Every value of every row of every table, as one text (what an export or a curator could ever see)."""
+    import sqlite3
+
+    db = sqlite3.connect(db_path)
+    try:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return "\n".join(str(value) for table in tables for row in db.execute(f"SELECT * FROM {table}") for value in row)
+    finally:
+        db.close()
+
+
+async def test_names_numbers_and_addresses_are_stored_logged_and_exported_nowhere(fake_api, lotsen, raw_log, tmp_path):
+    """The same message reaches no table, no log line and no export; the routing and the answer still work."""
+    from bot.ops.curation import export_csv
+
+    await lotsen.services.storage.users.save(lotsen.services.user_key(6101), municipality="flen")
+    selma = fake_api.user(6101)
+    answers = [await selma.ask(text) for text in WITH_NAMES]
+    assert "112" in answers[0].text  # a child who cut herself still gets the emergency route
+    assert answers[0].text.endswith("<i>Jag sparade frågan utan namn, telefonnummer och adress.</i>")
+    assert answers[1].text.endswith("<i>Jag sparade frågan utan namn och registreringsnummer.</i>")
+    assert answers[2].text.endswith("<i>Jag sparade frågan utan namn och e-postadress.</i>")
+    await lotsen.idle()
+
+    stored = _every_value(lotsen.services.settings.db_path)
+    rows = await lotsen.services.storage.statistics.export_rows("questions")
+    exported = export_csv(rows)
+    log_text = "\n".join(raw_log)
+    for needle in IDENTIFIERS:
+        assert needle not in stored, f"{needle} is in the database"
+        assert needle not in exported, f"{needle} is in the export"
+        assert needle not in log_text, f"{needle} is in the log"
+    for word in KEPT_WORDS:
+        assert word in stored, f"{word} should have been kept"
+    assert "[namn] [namn] i 7B (bor på [adress], mammas mobil [telefon]) har skurit sig" in stored
+
+
+async def test_forget_me_leaves_no_text_link_or_profile_in_any_table_the_inbox_or_the_wal(fake_api, lotsen):
+    """/mina_uppgifter counts what is kept; /glom_mig with "Ja" removes it everywhere, counts stay anonymous."""
+    svc = lotsen.services
+    key = svc.user_key(6102)
+    tove = fake_api.user(6102)
+    await svc.storage.users.save(key, role="kurator", municipality="gnesta")
+    for text in ("Eleven i 9A har slutat äta och verkar nedstämd hela tiden, kakelugnsrörelse",
+                 "Hög frånvaro i 6B sedan jul, kakelugnsrörelse"):
+        await tove.ask(text)
+    mine = await tove.ask("/mina_uppgifter")
+    assert "2 frågor sedan" in mine.text and "Gnesta" in mine.text
+    ask = await tove.ask("/glom_mig")
+    await tove.press(ask, "glom:ja:6102")
+    await fake_api.wait_for(lambda: any("har glömt dig" in str(c) for c in fake_api.calls_of("editMessageText")))
+    assert any("2 frågor" in str(c) for c in fake_api.calls_of("editMessageText"))
+    await lotsen.idle()
+    await asyncio.sleep(0.3)  # the worker blanks the confirming press after it is handled
+
+    db_path = svc.settings.db_path
+    stored = _every_value(db_path)
+    assert "kakelugnsrörelse" not in stored and key not in stored
+    assert '"id":6102' not in stored.replace(" ", "")  # no update of this chat left in the inbox
+    for path in (db_path, db_path.with_name(db_path.name + "-wal")):
+        if path.exists():
+            assert b"kakelugnsr" not in path.read_bytes(), f"the removed text lingers in {path.name}"
+    stats = await svc.storage.statistics.stats()
+    assert stats.questions >= 2  # the anonymous counts stay
+    again = await tove.ask("/mina_uppgifter")
+    assert "Inga sparade frågor" in again.text and "Ingen profil" in again.text
+
+
+async def test_forget_me_only_on_the_users_own_button(fake_api, lotsen):
+    """A forged "Ja" for another user, or a press outside the private chat, removes nothing."""
+    svc = lotsen.services
+    await svc.storage.users.save(svc.user_key(6103), municipality="flen")
+    ulf = fake_api.user(6104)
+    ask = await ulf.ask("/glom_mig")
+    await ulf.press(ask, "glom:ja:6103", forged=True)
+    await lotsen.idle()
+    assert await svc.storage.users.get(svc.user_key(6103)) is not None
+
+
+async def test_admin_buttons_pressed_in_a_group_show_nothing(fake_api, lotsen):
+    """A process leader's forged "Hanterad" or curation-list press in a group neither edits nor posts data."""
+    from conftest import ADMIN_ID
+
+    svc = lotsen.services
+    consultation = await svc.storage.consultations.create(
+        source_key="test:1", user_key="u", chat_id=1, municipality="flen", topic=None,
+        text="utbrott i klassrummet varje dag", urgency="snart", reach="expeditionen", route="curator",
+    )
+    leader = fake_api.user(ADMIN_ID, "Eva")
+    group = fake_api.group(-200300, leader)
+    hello = await group.ask("/hjalp")
+    before = len(fake_api.calls_of("editMessageText")) + len(fake_api.calls_of("sendMessage"))
+    await group.press(hello, f"done:{consultation.reference}", forged=True)
+    await group.press(hello, "cu-list", forged=True)
+    await lotsen.idle()
+    await asyncio.sleep(0.3)
+    after = fake_api.calls_of("editMessageText") + fake_api.calls_of("sendMessage")
+    assert len(after) == before
+    assert not any("utbrott" in str(call) for call in after)
+    alerts = fake_api.calls_of("answerCallbackQuery")
+    assert any("privat chatt" in str(call.get("text", "")) for call in alerts)

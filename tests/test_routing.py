@@ -167,7 +167,7 @@ def test_asking_for_the_uncoloured_wheel_lists_that_material_first(router):
 
 def test_json_output_uses_taxonomy_ids(router):
     data = router.route("elev mår dåligt", "trosa", TUESDAY_MORNING).to_json()
-    assert set(data) == {"municipality", "urgent", "risk", "danger", "language", "topics", "contacts", "materials", "clarify", "personnummer"}
+    assert set(data) == {"municipality", "urgent", "risk", "danger", "language", "topics", "contacts", "materials", "clarify", "personnummer", "removed"}
     assert data["municipality"] == "trosa"
     assert data["topics"][0]["id"] == "psykisk-ohalsa"
     assert all(set(c) == {"id", "role", "municipality", "name", "phone"} for c in data["contacts"])

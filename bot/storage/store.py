@@ -29,6 +29,7 @@ from bot.storage.questions import QuestionLog
 from bot.storage.retention import Retention
 from bot.storage.snapshots import Snapshots
 from bot.storage.statistics import Statistics
+from bot.storage.subjects import Subjects
 from bot.storage.users import Users
 
 
@@ -45,6 +46,7 @@ class Storage:
         self.snapshots = Snapshots(db)
         self.statistics = Statistics(db)
         self.retention = Retention(db)
+        self.subjects = Subjects(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Storage:

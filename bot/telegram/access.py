@@ -18,6 +18,7 @@ from telegram.ext import ContextTypes
 _LOGGER = logging.getLogger(__name__)
 
 PRIVATE_ONLY = "Det kommandot fungerar bara i en privat chatt med mig – skriv till mig direkt."
+PRIVATE_BUTTON = "Den knappen fungerar bara i en privat chatt med mig."
 
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
@@ -37,3 +38,15 @@ def private_only(callback: Callback) -> Callback:
         await callback(update, context)
 
     return guarded
+
+
+def in_private_chat(update: Update) -> bool:
+    """True when a button was pressed (or a command sent) in a private chat with Lotsen.
+
+    Every button that shows or changes data checks this, as the commands do: a
+    button's data can be forged on any message, and in a group others read along.
+    """
+    query = update.callback_query
+    message = query.message if query is not None else update.effective_message
+    chat = message.chat if message is not None else None
+    return chat is not None and chat.type == ChatType.PRIVATE

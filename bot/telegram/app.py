@@ -42,6 +42,7 @@ from bot.telegram import (
     delivery,
     digest,
     materials,
+    mydata,
     onboarding,
     questions,
     report,
@@ -66,6 +67,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("hjulet", "Barnets bästa-hjulet som bild"),
     ("material", "Metodmaterial"),
     ("om", "Vad Lotsen sparar och hur länge"),
+    ("mina_uppgifter", "Vad Lotsen har sparat om dig"),
+    ("glom_mig", "Låt Lotsen glömma dig"),
     ("avbryt", "Avbryt en pågående dialog"),
 )
 
@@ -179,6 +182,9 @@ def _add_handlers(application: Application) -> None:
 
     # Consultations outside the dialogue: status, "Hanterad", stale dialogue buttons, /avbryt.
     application.add_handler(CommandHandler("mina", private_only(consultation_list.on_mine)))
+    application.add_handler(CommandHandler("mina_uppgifter", private_only(mydata.on_my_data)))
+    application.add_handler(CommandHandler("glom_mig", private_only(mydata.on_forget)))
+    application.add_handler(CallbackQueryHandler(mydata.on_forget_button, pattern=r"^glom:(ja|nej):\d+$"))
     application.add_handler(CallbackQueryHandler(delivery.on_handled, pattern=r"^done:"))
     application.add_handler(CommandHandler("konsultationer", consultation_list.on_open_list))
     application.add_handler(CallbackQueryHandler(consultation_list.on_pass_on, pattern=r"^vid:K-\d+$"))

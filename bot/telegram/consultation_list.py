@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 from bot.core.contacts import TZ
 from bot.knowledge.base import KnowledgeBase
 from bot.storage.consultations import Consultation
+from bot.telegram.access import PRIVATE_BUTTON, in_private_chat
 from bot.telegram.admin import admins_only
 from bot.telegram.delivery import URGENCY_LABELS, after_failure, destination, forward, recipient_label
 from bot.telegram.onboarding import municipality_keyboard
@@ -90,6 +91,9 @@ async def _admin_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tu
         return None
     if user is None or not services(context).is_admin(user.id):
         await query.answer("Bara processledarna kan skicka vidare.", show_alert=True)
+        return None
+    if not in_private_chat(update):
+        await query.answer(PRIVATE_BUTTON, show_alert=True)
         return None
     await query.answer()
     return query, query.data, query.message

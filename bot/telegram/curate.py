@@ -21,6 +21,7 @@ from telegram.ext import ContextTypes
 
 from bot.core.curation_loop import is_intended_decline, suggest_topics
 from bot.knowledge import learned
+from bot.telegram.access import PRIVATE_BUTTON, in_private_chat
 from bot.telegram.admin import NOT_ADMIN, admins_only
 from bot.telegram.sending import send_html
 from bot.telegram.services import Services, services
@@ -96,11 +97,14 @@ async def on_obesvarade(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def admin_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Answers the button press; False (with a polite no) for anyone not in LOTSEN_ADMINS."""
+    """Answers the button press; False (with a polite no) for anyone not in LOTSEN_ADMINS, or outside a private chat."""
     query = update.callback_query
     assert query is not None
     if not services(context).is_admin(query.from_user.id if query.from_user else None):
         await query.answer(NOT_ADMIN, show_alert=True)
+        return False
+    if not in_private_chat(update):
+        await query.answer(PRIVATE_BUTTON, show_alert=True)
         return False
     await query.answer()
     return True

@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.core.contacts import TZ
 from bot.knowledge.base import KnowledgeBase
 from bot.storage.consultations import Consultation
+from bot.telegram.access import in_private_chat
 from bot.telegram.sending import keyboard, safe_to_retry
 from bot.telegram.services import Services, services, services_of
 
@@ -247,8 +248,10 @@ async def on_handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     svc = services(context)
     reference = query.data.removeprefix("done:")
     current = await svc.storage.consultations.get(reference)
+    # From the chat it was sent to, or a process leader's private chat (/konsultationer): never a
+    # forged press in some other chat, where the edited message would show the request to others.
     allowed = current is not None and (
-        current.forwarded_chat_id == query.message.chat.id or svc.is_admin(user.id)
+        current.forwarded_chat_id == query.message.chat.id or (svc.is_admin(user.id) and in_private_chat(update))
     )
     if not allowed:
         await query.answer("Den här begäran kan bara markeras från chatten den skickades till.", show_alert=True)

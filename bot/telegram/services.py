@@ -68,6 +68,10 @@ class Services:
             kb = load_knowledge(settings.knowledge_dir, settings.contacts_file, settings.learned_path)
         router = await asyncio.to_thread(Router.for_settings, kb, settings)
         storage = await Storage.open(settings.db_path)
+        changed = await storage.subjects.redact_stored(lambda text: router.redact(text).text)
+        if changed is not None:  # once per version of the redaction; counts only, never text
+            _LOGGER.info("Sparade texter rensade från namn och nummer: %s",
+                         ", ".join(f"{table} {n}" for table, n in changed.items()))
         return cls(settings=settings, storage=storage, kb=kb, router=router)
 
     async def close(self) -> None:

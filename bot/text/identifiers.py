@@ -106,9 +106,15 @@ def find(text: str, keep: Keep = Keep(), *, names_too: bool = True) -> tuple[str
     if not text:
         return text, []
     norm = personnummer.normalise(text)
-    spans: list[tuple[int, int, str]] = [(m.start, m.end, "personnummer") for m in personnummer.find(norm)]
+    phones = patterns.phones(norm, keep.digits)
+    # A mobile or Stockholm number whose digits happen to make a date and a check digit is a phone number.
+    spans: list[tuple[int, int, str]] = [
+        (m.start, m.end, "personnummer") for m in personnummer.find(norm)
+        if m.written_like or not re.sub(r"\D", "", norm[m.start : m.end]).startswith(("07", "08"))
+        or not any(a <= m.start and m.end <= b for a, b in phones)
+    ]
     spans += [(a, b, "e-post") for a, b in patterns.emails(norm)]
-    spans += [(a, b, "telefon") for a, b in patterns.phones(norm, keep.digits)]
+    spans += [(a, b, "telefon") for a, b in phones]
     spans += [(a, b, "adress") for a, b in patterns.addresses(norm)]
     spans += [(a, b, "regnr") for a, b in patterns.plates(norm, _NOT_PLATES | keep.words)]
     if names_too:

@@ -105,6 +105,10 @@ ONE_LETTER_WORDS = _folded("i", "o", "å", "ö", "a", "e", "u", "y")
 # A Swedish noun in its definite form ("grannen", "bilen", "förskolebarnet"): a subject, no name.
 DEFINITE = re.compile(r"(?:[^aeiouyåäö]en|et|na|arna|orna|erna|ern)$")
 
+# How Swedish nouns end, and names rarely do: "frånvaro", "rastbråk" are no names at a sentence start.
+NOUN_ENDING = re.compile(r"(?:[^aeiouyåäö]en|et|na|arna|orna|erna|ern|het|ning|else|are|ande|ende|skap|tion|varo|bråk|"
+                         r"eri|ism|itet|dom|lek|barn|lärare|elev)$")
+
 # Words that join two names: "Idun och Majken", "kalle o totte".
 AND = _folded("och", "o", "and", "&", "eller", "or")
 

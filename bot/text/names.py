@@ -260,8 +260,10 @@ def _is_name(msg: _Message, i: int) -> bool:
     if cue == "strong" and not tok.capital and entry is not None and word_zipf(entry, tok.base, msg.english):
         return False  # "kallad till", "kallad av": after a strong cue a word in lower case stays a word
     if entry is None:
-        # On no list: a name after "heter", or mid-sentence with a role or a class ("pappa Bohdan").
-        unknown_name = tok.capital and not initial and not LISTS.is_word(tok.base, True) and len(tok.base) >= 3
+        # On no list: a name after "heter", or with a role or a class ("pappa Bohdan", "Ismahan i 3A"); at the
+        # start of a sentence only a short word that looks like no Swedish noun ("Ströfrånvaro i 4:an" is one).
+        unknown_name = tok.capital and not LISTS.is_word(tok.base, True) and len(tok.base) >= 3 and (
+            not initial or (len(tok.base) <= 9 and not cues.NOUN_ENDING.search(fold(tok.base))))
         return cue == "strong" and tok.capital or unknown_name and cue in ("role", "class", "genitive")
     zipf = word_zipf(entry, tok.base, msg.english)
     if zipf:  # also an ordinary word: only where the context says it is a name

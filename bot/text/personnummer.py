@@ -39,7 +39,7 @@ class Match:
     start: int
     end: int
     samordningsnummer: bool
-
+    written_like: bool = True  # grouped as personnummer are; False: only its check digit says so
 
 def luhn_ok(ten_digits: str) -> bool:
     """True when the tenth digit is the Luhn check digit of the first nine."""
@@ -102,7 +102,9 @@ def _written_like_personnummer(text: str, pos: list[int]) -> bool:
     first_group = next((n + 1 for n, gap in enumerate(gaps) if gap), len(pos))
     if digits.startswith(("07", "08")) and first_group <= 4:
         return False
-    return bool(boundary) or all(gaps[n] for n in (1, 3))
+    divided = {n for n, gap in enumerate(gaps) if gap}
+    date_in_pairs = {1, 3, 5} <= divided <= {1, 3, 5, 7}  # 05 07 18 23 84, 05.07.18.2384
+    return (bool(boundary) and divided <= {5, 7}) or date_in_pairs  # 050718-2384, 050718-23 84
 
 
 def _window(text: str, pos: list[int], i: int) -> Match | None:
@@ -123,8 +125,10 @@ def _window(text: str, pos: list[int], i: int) -> Match | None:
         ok, samordning = _valid_date(ten)
         if not ok:
             continue
-        if _written_like_personnummer(text, pos[i : i + width]) or luhn_ok(ten):
-            return Match(pos[i], pos[i + width - 1] + 1, samordning)
+        written_like = _written_like_personnummer(text, pos[i : i + width])
+        whole = i == 0 and end == len(pos)  # a check digit alone decides only a number that stands alone
+        if written_like or (whole and luhn_ok(ten)):
+            return Match(pos[i], pos[i + width - 1] + 1, samordning, written_like)
     return None
 
 
