@@ -58,7 +58,10 @@ def _identifier_chars(norm: str, identifiers: list[dict]) -> set[int]:
 
 
 def score(cases: list[dict], keep) -> dict:  # noqa: ANN001 - bot.text.identifiers.Keep
+    from bot.text import names
     from bot.text.identifiers import find
+
+    names.load()  # as the router does at build: no message pays for loading the lists
 
     found, total, keep_total, keep_removed = Counter(), Counter(), 0, 0
     other_total, other_removed = 0, 0
@@ -92,6 +95,7 @@ def score(cases: list[dict], keep) -> dict:  # noqa: ANN001 - bot.text.identifie
     return {"found": dict(found), "total": dict(total), "keep_total": keep_total, "keep_removed": keep_removed,
             "other_total": other_total, "other_removed": other_removed, "other_words_removed": others,
             "misses": misses, "wrongly_removed": wrongly, "ms_p50": statistics.median(times) * 1000,
+            "ms_p99": sorted(times)[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
             "ms_max": max(times) * 1000, "cases": len(cases)}
 
 
@@ -110,7 +114,8 @@ def render(path: str, r: dict, misses: bool) -> str:
              f"Words to keep wrongly removed: {r['keep_removed']} of {r['keep_total']} ({rate:.3f})",
              f"All other words wrongly removed: {r['other_removed']} of {r['other_total']} "
              f"({r['other_removed'] / max(1, r['other_total']):.4f})",
-             f"Time per message: p50 {r['ms_p50']:.2f} ms, max {r['ms_max']:.2f} ms"]
+             f"Time per message: p50 {r['ms_p50']:.2f} ms, p99 {r['ms_p99']:.2f} ms, max {r['ms_max']:.2f} ms "
+             "(aim: ≤ 2 ms added per message)"]
     if misses:
         lines += ["", "Missed:"] + [f"  {i} {k}: {t!r}" for i, k, t in r["misses"]]
         lines += ["Wrongly removed:"] + [f"  {i}: {w!r}" for i, w in r["wrongly_removed"]]

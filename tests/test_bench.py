@@ -192,3 +192,31 @@ def test_e2e_prints_echo_and_lotsen_throughput() -> None:
     assert float(rows["lotsen"][-1]) > 0, result.stdout  # the sentence encoder's process ran
     assert "Ratio lotsen / bare echo" in result.stdout
     assert "distinct questions/s end to end" in result.stdout
+
+
+TINY_PRIVACY = """\
+- id: p1
+  text: "Vilgot i 4A säger att pappa ringer från 070-174 22 31 och att de bor på Lindvägen 3."
+  identifiers:
+    - {kind: name, text: "Vilgot"}
+    - {kind: phone, text: "070-174 22 31"}
+    - {kind: address, text: "Lindvägen 3"}
+  keep: ["4A", "pappa"]
+- id: p2
+  text: "Hon klarar inte av rasterna i Flen, skriv till mig."
+  identifiers: []
+  keep: ["klarar", "Flen"]
+"""
+
+
+def test_privacy_prints_recall_per_kind_and_words_wrongly_removed(tmp_path: Path) -> None:
+    """bench/privacy.py prints one row per kind of identifier, the false removals and the time per message."""
+    path = tmp_path / "tiny_privacy.yaml"
+    path.write_text(TINY_PRIVACY, encoding="utf-8")
+    result = bench("privacy.py", str(path))
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    assert rows["kind"] == ["kind", "identifiers", "removed", "recall"]
+    assert rows["name"][1:] == ["1", "1", "1.000"] and rows["address"][1:] == ["1", "1", "1.000"]
+    assert "Words to keep wrongly removed: 0 of 4 (0.000)" in result.stdout
+    assert "aim: ≤ 2 ms added per message" in result.stdout

@@ -53,6 +53,7 @@ from bot.core.thresholds import (
 from bot.core.vectors import EmbeddingCache, semantic_texts, shipped_vectors
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.privacy import keep_for
+from bot.text import names
 from bot.text.identifiers import Redaction, kinds_in, placeholders_to_space, redact
 from bot.text.normalize import BREAK, fold, is_english, sentences, tokens, words
 
@@ -93,6 +94,7 @@ class Router:
         self.semantic = self._build_semantic(encoder, cache) if encoder is not None else None
         self.risk = RiskReader(kb, self.matcher, self.semantic, self.t)
         self.keep = keep_for(kb)
+        names.load()
 
     def redact(self, text: str) -> Redaction:
         """The text with every direct identifier removed, as Lotsen stores it (`bot.text.identifiers`)."""

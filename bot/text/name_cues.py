@@ -34,6 +34,7 @@ ROLE_BEFORE = _folded(
     "son", "daughter", "brother", "sister", "mum", "mom", "mother", "dad", "father", "stepdad", "stepmum",
     "stepmom", "stepfather", "stepmother", "grandma", "grandpa", "friend", "cousin", "uncle", "aunt", "twin",
     "flicka", "flickor", "pojke", "pojkar", "kille", "killar", "tjej", "tjejer", "unge", "ungen", "barn",
+    "familjen", "familj", "family",
     "kurator", "kuratorn", "rektor", "rektorn", "mentor", "lärare", "specialpedagog", "specialpedagogen",
     "skolsköterska", "skolsköterskan", "fritidspedagog", "förskollärare", "förskolläraren", "barnskötare",
     "barnskötaren", "assistent", "assistenten", "vikarie", "vikarien", "principal", "teacher", "counsellor",
@@ -88,9 +89,6 @@ CLASS_AFTER = re.compile(
     r"in\s+(?:year|grade|class)\s+\d|på\s+(?:avdelning|förskolan|forskolan|fritids)\b)",
     re.IGNORECASE,
 )
-
-# Where a sentence (or a list item, or a quote) starts: a capital there says nothing.
-SENTENCE_START = re.compile(r"(?:^|[.!?…:;\n•*>]\s*|\s[-–]\s+|\(\s*)[\"'«»”“(]*\s*$")
 
 # A capitalised word right after these is a place or a time ("i Lund", "från Irak", "in June"), no person.
 PLACE_BEFORE = _folded("i", "från", "fran", "utanför", "nära", "in", "from", "at", "on", "under", "inför", "efter",

@@ -30,10 +30,12 @@ the hunspell dictionaries and wordfreq; they are loaded once, on first use.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import re
+import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.text import name_cues as cues
@@ -66,6 +68,12 @@ class Entry:
         return max(self.swedish_zipf, self.english_zipf) if english else self.swedish_zipf
 
 
+@functools.lru_cache(maxsize=8192)
+def _fold(word: str) -> str:
+    """`fold`, remembered for the words of the last few messages (memory only, a few hundred kilobytes)."""
+    return fold(word)
+
+
 class _Lists:
     """The name list and the frequent words, loaded on first use (once per process)."""
 
@@ -93,31 +101,42 @@ class _Lists:
         key = word.casefold()
         entry = self._names.get(key)
         if entry is None and not self.is_word(word, english=True):
-            entry = self._folded.get(fold(word))
+            entry = self._folded.get(_fold(word))
         return entry
 
     def is_word(self, word: str, english: bool = False) -> bool:
         """A frequent Swedish word form (with or without å/ä/ö) the dictionary knows; or English, with `english`."""
         self._ensure()
-        key, folded = word.casefold(), fold(word)
+        key, folded = word.casefold(), _fold(word)
         return key in self._swedish or folded in self._swedish or (english and key in self._english)
 
     def is_place(self, word: str) -> bool:
         """A country, or a Swedish place the dictionary knows the inhabitants of."""
         self._ensure()
-        return word.casefold() in self._places or fold(word) in self._places
+        return word.casefold() in self._places or _fold(word) in self._places
 
 
 def _load_names() -> tuple[dict[str, Entry], dict[str, Entry]]:
-    """The names by their lower-case form, and by their form typed without å/ä/ö or accents."""
+    """The names by their lower-case form, and by their form typed without å/ä/ö or accents where that differs.
+
+    Entries are shared: a hundred thousand names have a few hundred distinct entries,
+    so the lists take a few megabytes, not tens.
+    """
     entries: dict[str, Entry] = {}
     folded: dict[str, Entry] = {}
+    shared: dict[tuple[str, str, str, str], Entry] = {}
     with gzip.open(DATA / "names.tsv.gz", "rt", encoding="utf-8") as fh:
         for line in fh:
             name, kind, common, sv, en = line.rstrip("\n").split("\t")
-            entry = Entry(kind != "last", kind != "first", common == "1", float(sv), float(en))
-            entries[name.casefold()] = entry
-            folded.setdefault(fold(name), entry)
+            entry = shared.get((kind, common, sv, en))
+            if entry is None:
+                entry = shared[(kind, common, sv, en)] = Entry(kind != "last", kind != "first", common == "1",
+                                                               float(sv), float(en))
+            key = sys.intern(name.casefold())
+            entries[key] = entry
+            plain = fold(name)
+            if plain != key:
+                folded.setdefault(plain, entry)
     return entries, folded
 
 
@@ -129,7 +148,10 @@ def _load_words() -> tuple[frozenset[str], frozenset[str]]:
         for line in fh:
             word, language = line.rstrip("\n").split("\t")
             if language != "en":
-                swedish.update((word, fold(word)))
+                swedish.add(word)
+                plain = fold(word)
+                if plain != word:
+                    swedish.add(plain)
             if language != "sv":
                 english.add(word)
     return frozenset(swedish), frozenset(english)
@@ -139,10 +161,15 @@ def _load_set(name: str) -> frozenset[str]:
     """A word list, with each word also as typed without å/ä/ö."""
     with gzip.open(DATA / name, "rt", encoding="utf-8") as fh:
         words = {line.strip() for line in fh if line.strip()}
-    return frozenset(words | {fold(w) for w in words})
+    return frozenset(words | {plain for w in words if (plain := fold(w)) != w})
 
 
 LISTS = _Lists()
+
+
+def load() -> None:
+    """Loads the lists now (the router does it at build, so no message waits for them)."""
+    LISTS.is_word("")
 
 
 def word_zipf(entry: Entry, word: str, english: bool) -> float:
@@ -164,6 +191,12 @@ class Token:
     text: str  # as written, genitive included
     base: str  # without a genitive ending
     genitive: bool
+    key: str = ""  # the base folded (lower case, no å/ä/ö): what the word lists are looked up by
+    whole: str = ""  # the text folded
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", fold(self.base))
+        object.__setattr__(self, "whole", fold(self.text))
 
     @property
     def capital(self) -> bool:
@@ -200,6 +233,7 @@ class _Message:
     keep: frozenset[str]
     english: bool
     lowercase: bool  # typed without capitals (on a phone)
+    never: list[bool] = field(default_factory=list)  # per token: never a name here (`_never_name`)
 
 
 def find(text: str, keep: frozenset[str] = frozenset(), english: bool = False,
@@ -211,6 +245,7 @@ def find(text: str, keep: frozenset[str] = frozenset(), english: bool = False,
     """
     toks = tokens(text, english)
     msg = _Message(text, toks, keep, english, _typed_in_lower_case(text, toks))
+    msg.never = [_never_name(msg, i) for i in range(len(toks))]
     found = [_is_name(msg, i) for i in range(len(toks))]
     _mark_pairs(msg, found)
     while _add_neighbours(msg, found):
@@ -221,14 +256,29 @@ def find(text: str, keep: frozenset[str] = frozenset(), english: bool = False,
 
 def _typed_in_lower_case(text: str, toks: list[Token]) -> bool:
     """True when the writer does not capitalise: most sentences start in lower case."""
-    starts = [t for t in toks if cues.SENTENCE_START.search(text[: t.start])]
+    starts = [t for t in toks if _starts_sentence(text, t)]
     return bool(starts) and sum(t.capital for t in starts) * 2 < len(starts)
 
 
+def _starts_sentence(text: str, tok: Token) -> bool:
+    """True when the word opens the text, a sentence, a line, a list item, a quote or a bracket."""
+    before = text[max(0, tok.start - 40) : tok.start].rstrip(" \t\"'«»”“(")
+    if not before:
+        return tok.start <= 40 or not text[: tok.start].strip(" \t\"'«»”“(")
+    if before[-1] in ".!?…:;\n•*>" or text[: tok.start].rstrip(" \t\"'«»”“").endswith("("):
+        return True
+    return before[-1] in "-–" and before[-2:-1].isspace()
+
+
 def _never(msg: _Message, i: int) -> bool:
+    """Words that are never names here (computed once per message)."""
+    return msg.never[i]
+
+
+def _never_name(msg: _Message, i: int) -> bool:
     """Words that are never names here (see the module docstring)."""
     tok = msg.toks[i]
-    key, whole = fold(tok.base), fold(tok.text)
+    key, whole = tok.key, tok.whole
     if key in msg.keep or whole in msg.keep or len(tok.base) < 2:
         return True
     if key in cues.NOT_NAMES or whole in cues.NOT_NAMES or (whole.endswith("s") and whole[:-1] in cues.NOT_NAMES):
@@ -256,14 +306,14 @@ def _is_name(msg: _Message, i: int) -> bool:
         return False  # English capitalises names
     cue = _cue(msg, i)
     entry = _entry(tok.base)
-    initial = bool(cues.SENTENCE_START.search(msg.text[: tok.start]))
+    initial = _starts_sentence(msg.text, tok)
     if cue == "strong" and not tok.capital and entry is not None and word_zipf(entry, tok.base, msg.english):
         return False  # "kallad till", "kallad av": after a strong cue a word in lower case stays a word
     if entry is None:
         # On no list: a name after "heter", or with a role or a class ("pappa Bohdan", "Ismahan i 3A"); at the
         # start of a sentence only a short word that looks like no Swedish noun ("Ströfrånvaro i 4:an" is one).
         unknown_name = tok.capital and not LISTS.is_word(tok.base, True) and len(tok.base) >= 3 and (
-            not initial or (len(tok.base) <= 9 and not cues.NOUN_ENDING.search(fold(tok.base))))
+            not initial or (len(tok.base) <= 9 and not cues.NOUN_ENDING.search(tok.key)))
         return cue == "strong" and tok.capital or unknown_name and cue in ("role", "class", "genitive")
     zipf = word_zipf(entry, tok.base, msg.english)
     if zipf:  # also an ordinary word: only where the context says it is a name
@@ -278,7 +328,7 @@ def _is_name(msg: _Message, i: int) -> bool:
         if cue == "verb" and initial:
             # Swedish puts the verb second whatever comes first ("Hemma har hon …", "Grannen såg …"):
             # only a rare word, and no noun in its definite form, is a name by its verb alone.
-            return zipf < SUBJECT_WORD and not cues.DEFINITE.search(fold(tok.base))
+            return zipf < SUBJECT_WORD and not cues.DEFINITE.search(tok.key)
         return cue is not None
     if tok.capital and not initial:
         return True
@@ -308,8 +358,8 @@ def _cue(msg: _Message, i: int) -> str | None:
     toks, tok = msg.toks, msg.toks[i]
     # A word before counts only within the clause: "… slår mamma. Vad …" has no role before "Vad".
     joined = i > 0 and msg.text[toks[i - 1].end : tok.start].strip(" :,") == ""
-    before = fold(toks[i - 1].text) if joined else ""
-    if before in cues.STRONG_BEFORE or cues.STRONG_PHRASE.search(msg.text[: tok.start]):
+    before = toks[i - 1].whole if joined else ""
+    if before in cues.STRONG_BEFORE or cues.STRONG_PHRASE.search(msg.text[max(0, tok.start - 20) : tok.start]):
         return "strong"
     # The context after a full name follows its last part: "Bohdan Melnyk har …", "Alva Hedlund i 8B".
     last = i
@@ -317,8 +367,8 @@ def _cue(msg: _Message, i: int) -> str | None:
             and _name_like(toks[last + 1].base, msg.english) and last - i < 2:
         last += 1
     tok = toks[last]
-    after = fold(toks[last + 1].text) if last + 1 < len(toks) else ""
-    rest = msg.text[tok.end :]
+    after = toks[last + 1].whole if last + 1 < len(toks) else ""
+    rest = msg.text[tok.end : tok.end + 60]  # what the cues after a name look at
     if before in cues.ROLE_BEFORE or cues.ROLE_AFTER.match(rest):
         return "role"
     if cues.CLASS_AFTER.match(rest):
@@ -341,7 +391,7 @@ def _name_like(word: str, english: bool) -> bool:
 def _add_neighbours(msg: _Message, found: list[bool]) -> bool:
     """Marks the names beside names (see the module docstring); True when it marked any."""
     toks, text = msg.toks, msg.text
-    names = {fold(t.base) for t, f in zip(toks, found, strict=True) if f}
+    names = {t.key for t, f in zip(toks, found, strict=True) if f}
     added = False
     for i, tok in enumerate(toks):
         if not found[i] and _initial(text, toks, i) and found[i - 1]:
@@ -350,7 +400,7 @@ def _add_neighbours(msg: _Message, found: list[bool]) -> bool:
         if found[i] or _never(msg, i):
             continue
         entry = _entry(tok.base)
-        initial_word = bool(cues.SENTENCE_START.search(text[: tok.start]))
+        initial_word = _starts_sentence(text, tok)
         before_name = i + 1 < len(toks) and found[i + 1] and _spaced(text, tok, toks[i + 1])
         if LISTS.is_place(tok.base) and not (entry is not None and entry.common):
             continue  # "Stockholm Central": a place beside a name is no part of it (but "Lind", "Malmberg" are names)
@@ -364,12 +414,12 @@ def _add_neighbours(msg: _Message, found: list[bool]) -> bool:
         if word_like or not (tok.capital or msg.lowercase):
             continue
         beside = (i > 0 and found[i - 1] and _spaced(text, toks[i - 1], tok)) or before_name
-        joined = (i > 1 and found[i - 2] and fold(toks[i - 1].text) in cues.AND) or (
-            i + 2 < len(toks) and found[i + 2] and fold(toks[i + 1].text) in cues.AND) or (
+        joined = (i > 1 and found[i - 2] and toks[i - 1].whole in cues.AND) or (
+            i + 2 < len(toks) and found[i + 2] and toks[i + 1].whole in cues.AND) or (
             i > 0 and found[i - 1] and text[toks[i - 1].end : tok.start].strip() == "," and _name_like(tok.base, msg.english))
         initial = False  # initials are marked before _never (they are one letter)
         quoted = i > 0 and found[i - 1] and cues.NICKNAME_GAP.fullmatch(text[toks[i - 1].end : tok.start]) is not None
-        again = fold(tok.base) in names and (tok.capital or msg.lowercase)
+        again = tok.key in names and (tok.capital or msg.lowercase)
         if beside or joined or quoted or again or initial:
             found[i] = added = True
     return added
@@ -394,14 +444,14 @@ def _mark_pairs(msg: _Message, found: list[bool]) -> None:
 def _initial(text: str, toks: list[Token], i: int) -> bool:
     """A single letter after a word, ending the name ("noah b,", "Fatime H."), that is no one-letter word."""
     tok = toks[i]
-    if len(tok.base) != 1 or i == 0 or fold(tok.base) in cues.ONE_LETTER_WORDS or not _spaced(text, toks[i - 1], tok):
+    if len(tok.base) != 1 or i == 0 or tok.key in cues.ONE_LETTER_WORDS or not _spaced(text, toks[i - 1], tok):
         return False
     return re.match(r"[.,;:)!?]|\s*$|\s+[a-zåäö0-9(]", text[tok.end :]) is not None
 
 
 def _leave_kept_names(toks: list[Token], found: list[bool], keep_names: frozenset[tuple[str, ...]]) -> None:
     """Unmarks every complete occurrence of a kept name ("Karin Exempelsson", the BUP contact)."""
-    folded = [fold(t.base) for t in toks]
+    folded = [t.key for t in toks]
     for name in keep_names:
         for i in range(len(toks) - len(name) + 1):
             if tuple(folded[i : i + len(name)]) == name:

@@ -34,9 +34,20 @@ PLACES_OUT = Path(__file__).resolve().parent / "data" / "places.txt.gz"
 # å/ä/ö that is one of these is no foreign name ("fran" is "från", not Fran).
 TOP_SWEDISH, TOP_ENGLISH = 60000, 30000
 HUNSPELL = Path("/usr/share/hunspell")
-# Ranks kept: every name ranked in Sweden; elsewhere the most common ones.
-FIRST_ELSEWHERE = 1200
-LAST_ELSEWHERE = 2000
+# Ranks kept: every name ranked in Sweden; in the countries many Swedes have their roots in (and
+# their neighbours, whose names they share) the most common ones. names-dataset has no list for
+# Somalia, Eritrea or the former Yugoslavia as such: Sweden's own list, Djibouti, Ethiopia, Sudan,
+# Yemen, Bosnia's neighbours Croatia and Serbia, and Albania stand in.
+ORIGINS = frozenset({
+    "FI", "NO", "DK", "IS", "EE", "LT", "DE", "AT", "NL", "GB", "IE", "US", "FR", "IT", "ES", "PT", "GR",
+    "PL", "CZ", "HU", "BG", "MD", "RU", "HR", "RS", "SI", "AL", "TR", "GE", "AZ",
+    "IQ", "SY", "LB", "JO", "PS", "SA", "YE", "KW", "EG", "LY", "TN", "DZ", "MA", "SD",
+    "IR", "AF", "TM", "KZ", "ET", "DJ", "BI", "NG", "GH", "CM",
+    "IN", "BD", "CN", "HK", "TW", "KH", "PH", "ID", "MY", "JP", "KR",
+    "CL", "CO", "PE", "BO", "EC", "MX", "BR", "AR", "UY",
+})
+FIRST_ELSEWHERE = 1000
+LAST_ELSEWHERE = 1200
 # A name this common (by its best rank) is "common": it may be taken for a name with less context.
 COMMON_SE_FIRST, COMMON_SE_LAST = 3000, 5000
 COMMON_ELSEWHERE_FIRST, COMMON_ELSEWHERE_LAST = 300, 400
@@ -67,7 +78,7 @@ def _select(table: dict, elsewhere: int, common_se: int, common_elsewhere: int) 
     for raw, info in table.items():
         ranks = info.get("rank") or {}
         se = ranks.get("SE")
-        best = min((r for c, r in ranks.items() if c != "SE"), default=None)
+        best = min((r for c, r in ranks.items() if c in ORIGINS), default=None)
         if se is None and (best is None or best > elsewhere):
             continue
         name = _clean(raw)
