@@ -145,3 +145,18 @@ async def test_an_unwritable_overlay_is_reported_and_nothing_is_lost(fake_api, s
         reply = await admin.next_message()
         assert "Det gick inte att lägga till" in reply.text and "LOTSEN_LEARNED" in reply.text
         assert len(await bot.services.storage.curation.queue()) == 1
+
+
+async def test_a_curated_question_teaches_its_words_never_a_name_or_a_placeholder(fake_api, curating, tmp_path):
+    """A question that named a child is learned without the name and without "[namn]"."""
+    await fake_api.user(7105).ask("Tuva Lindqvist vill alltid sitta längst bak i bussen när vi åker iväg")
+    await curating.idle()
+    admin = fake_api.user(ADMIN_ID)
+    _, (item,) = await _items(admin, 1)
+    assert "[namn] [namn] vill alltid sitta" in item.text
+    data = next(d for _, d in item.buttons() if ":t:" in d)
+    await admin.press(item, data)
+    await fake_api.wait_for(lambda: "Tillagd som formulering" in (item.text or ""))
+    learned = (tmp_path / "learned.yaml").read_text(encoding="utf-8")
+    assert "vill alltid sitta längst bak i bussen" in learned
+    assert "Tuva" not in learned and "Lindqvist" not in learned and "[namn]" not in learned

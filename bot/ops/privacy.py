@@ -13,7 +13,7 @@ import logging
 import re
 
 from bot.ops.logformat import formatter
-from bot.text import personnummer
+from bot.text import identifiers
 
 # A Bot API token: the bot's numeric id, a colon, and a 35-character secret.
 TOKEN_PATTERN = re.compile(r"\d{6,12}:[A-Za-z0-9_-]{30,}")
@@ -46,10 +46,13 @@ def pseudonym(secret: str, telegram_user_id: int) -> str:
 
 
 def redact(text: str) -> str:
-    """Removes bot tokens, personnummer and long numeric ids from a log text."""
+    """Removes bot tokens, personnummer, phone numbers, e-mail and street addresses and long numeric ids from a log text.
+
+    (Log lines never carry what a user wrote; this is the net under that rule.)
+    """
     text = TOKEN_PATTERN.sub(TOKEN_PLACEHOLDER, text)
     text = _URL_TOKEN.sub(TOKEN_PLACEHOLDER, text)
-    text = personnummer.redact(text)
+    text = identifiers.redact(text, names_too=False).text
     return _LONG_ID.sub(ID_PLACEHOLDER, text)
 
 

@@ -25,6 +25,7 @@ from bot.telegram.access import PRIVATE_BUTTON, in_private_chat
 from bot.telegram.admin import NOT_ADMIN, admins_only
 from bot.telegram.sending import send_html
 from bot.telegram.services import Services, services
+from bot.text.identifiers import placeholders_to_space
 
 MAX_MISSES = 8  # real misses shown per /obesvarade (one message each, with buttons)
 MAX_INTENDED = 4  # intended declines shown after them
@@ -135,10 +136,12 @@ async def on_curate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action == "topic" and topic not in svc.kb.topics:
         await query.edit_message_reply_markup(None)
         return
-    text = await svc.storage.questions.text(qid)
-    if not text:
+    stored = await svc.storage.questions.text(qid)
+    if not stored:
         await query.edit_message_text("Frågan finns inte längre (texten är rensad).")
         return
+    # The knowledge base learns the words, not the placeholders of what was removed ("[namn] i 8B …").
+    text = " ".join(placeholders_to_space(stored).split())
     act = await svc.storage.curation.add_curation_act(qid, action, topic, None if action == "ignore" else text, svc.user_key(query.from_user.id))
     if act is None:
         await query.edit_message_reply_markup(None)  # another tap already handled it
