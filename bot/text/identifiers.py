@@ -116,7 +116,7 @@ def find(text: str, keep: Keep = Keep(), *, names_too: bool = True) -> tuple[str
     spans += [(a, b, "e-post") for a, b in patterns.emails(norm)]
     spans += [(a, b, "telefon") for a, b in phones]
     spans += [(a, b, "adress") for a, b in patterns.addresses(norm)]
-    spans += [(a, b, "regnr") for a, b in patterns.plates(norm, _NOT_PLATES | keep.words)]
+    spans += [(a, b, "regnr") for a, b in patterns.plates(norm, _NOT_PLATES | keep.words, names.is_frequent_word)]
     if names_too:
         english = _looks_english(norm)
         spans += [(a, b, "namn") for a, b in names.find(norm, keep.words_for(norm), english, keep.names)]

@@ -15,8 +15,10 @@ def _folded(*words: str) -> frozenset[str]:
 
 
 # Right before a name: it is one whatever else the word could be ("heter Alla").
-STRONG_BEFORE = _folded("heter", "hette", "kallas", "kallad", "kallades", "named", "called",
+STRONG_BEFORE = _folded("heter", "hette", "kallas", "kallad", "kallades", "named", "called", "namn", "name",
                         "mvh", "hälsningar", "hälsning", "regards", "/")
+# A signature's mark before a name: "… /pia", "– Johanna", "// Ulla".
+SIGNATURE = re.compile(r"(?:\s/{1,2}|^/|\s[-–]{1,2}\s)\s*$")
 
 # Right before a name, as a phrase: "my name is Jenny", "jag heter Saga", "namnet är Omar".
 STRONG_PHRASE = re.compile(r"(?:\bname\s+is|\bnamn(?:et)?\s+är|\bnamn(?:et)?\s+ar|\bnamn\s*:|\bname\s*:)\s*$",
@@ -142,5 +144,8 @@ NOT_NAMES = ROLE_BEFORE | AFTER_GENITIVE | LANGUAGES | _folded(
     "vh", "vhs", "vt", "ht", "ob", "vc", "bc", "ma", "sv", "eng", "idh", "hkk", "tel", "nr", "ca", "bl", "dvs",
     "mm", "osv", "ggr", "pga", "iaf", "ngn", "ngt", "nån", "nåt", "tex", "kl", "ok", "okej", "haha", "hehe",
     "lol", "mån", "tis", "ons", "tors", "fre", "lör", "sön", "soc", "socialen", "bup", "eht", "sip", "lss",
-    "case", "caset", "pick", "up",
+    "case", "caset", "pick", "up", "year", "years", "grade", "class", "yr",
 )
+# A word that ends in a role is a role, however it begins: "svenskläraren", "klassmentorn".
+ROLE_ENDING = re.compile(r"(?:lärare|läraren|larare|lararen|mentor|mentorn|rektor|rektorn|kurator|kuratorn|"
+                         r"pedagog|pedagogen|sköterska|sköterskan|assistent|assistenten|teacher)$")

@@ -80,8 +80,8 @@ class _Lists:
     def __init__(self) -> None:
         self._names: dict[str, Entry] = {}
         self._folded: dict[str, Entry] = {}
-        self._swedish: frozenset[str] = frozenset()
-        self._english: frozenset[str] = frozenset()
+        self._swedish: dict[str, float] = {}  # word (and as typed without å/ä/ö) -> Zipf frequency
+        self._english: dict[str, float] = {}
         self._places: frozenset[str] = frozenset()
         self._loaded = False
         self._lock = threading.Lock()
@@ -106,9 +106,14 @@ class _Lists:
 
     def is_word(self, word: str, english: bool = False) -> bool:
         """A frequent Swedish word form (with or without å/ä/ö) the dictionary knows; or English, with `english`."""
+        return self.frequency(word, english) > 0
+
+    def frequency(self, word: str, english: bool = False) -> float:
+        """How frequent the word is as a Swedish (or, with `english`, English) word: Zipf, 0 for none on the list."""
         self._ensure()
         key, folded = word.casefold(), _fold(word)
-        return key in self._swedish or folded in self._swedish or (english and key in self._english)
+        zipf = max(self._swedish.get(key, 0.0), self._swedish.get(folded, 0.0))
+        return max(zipf, self._english.get(key, 0.0)) if english else zipf
 
     def is_place(self, word: str) -> bool:
         """A country, or a Swedish place the dictionary knows the inhabitants of."""
@@ -140,21 +145,23 @@ def _load_names() -> tuple[dict[str, Entry], dict[str, Entry]]:
     return entries, folded
 
 
-def _load_words() -> tuple[frozenset[str], frozenset[str]]:
-    """The frequent Swedish words (also as typed without å/ä/ö) and the frequent English ones."""
-    swedish: set[str] = set()
-    english: set[str] = set()
+def _load_words() -> tuple[dict[str, float], dict[str, float]]:
+    """The frequent Swedish words (also as typed without å/ä/ö) and the frequent English ones, with their Zipf."""
+    swedish: dict[str, float] = {}
+    english: dict[str, float] = {}
+    shared: dict[str, float] = {}
     with gzip.open(DATA / "words.tsv.gz", "rt", encoding="utf-8") as fh:
         for line in fh:
-            word, language = line.rstrip("\n").split("\t")
+            word, language, zipf_text = line.rstrip("\n").split("\t")
+            zipf = shared.setdefault(zipf_text, float(zipf_text))
             if language != "en":
-                swedish.add(word)
+                swedish[word] = zipf
                 plain = fold(word)
                 if plain != word:
-                    swedish.add(plain)
+                    swedish[plain] = max(zipf, swedish.get(plain, 0.0))
             if language != "sv":
-                english.add(word)
-    return frozenset(swedish), frozenset(english)
+                english[word] = zipf
+    return swedish, english
 
 
 def _load_set(name: str) -> frozenset[str]:
@@ -165,6 +172,11 @@ def _load_set(name: str) -> frozenset[str]:
 
 
 LISTS = _Lists()
+
+
+def is_frequent_word(word: str) -> bool:
+    """A frequent Swedish or English word ("och", "sid"): three such letters and a number are no plate."""
+    return LISTS.is_word(word, english=True)
 
 
 def load() -> None:
@@ -283,6 +295,8 @@ def _never_name(msg: _Message, i: int) -> bool:
         return True
     if key in cues.NOT_NAMES or whole in cues.NOT_NAMES or (whole.endswith("s") and whole[:-1] in cues.NOT_NAMES):
         return True  # "Pappas nummer"
+    if len(key) > 8 and cues.ROLE_ENDING.search(key):
+        return True  # "Svenskläraren"
     if ("'" in tok.text or "’" in tok.text) and not tok.genitive:
         return True  # "I'm", "don't": a name with an apostrophe (O'Brien) is rare here
     if tok.start and (msg.text[tok.start - 1].isalnum() or msg.text[tok.start - 1] == ":"):
@@ -292,8 +306,8 @@ def _never_name(msg: _Message, i: int) -> bool:
     if (tok.base.isupper() and len(tok.base) <= 5) or any(part.isupper() for part in tok.base.split("-")[:1] if "-" in tok.base):
         return True  # BUP, LSS, SIP, SO-lärare
     before = msg.text[max(0, tok.start - 1) : tok.start]
-    if before in ("@", "#") or (before == "/" and not tok.capital):
-        return True  # a handle, a hashtag or a command (a capital after "/" is a signature: "/Jonas")
+    if before in ("@", "#") or (before == "/" and tok.start == 1):
+        return True  # a handle, a hashtag or a command ("/kommun"; "… /jonas" at the end is a signature)
     previous = fold(msg.toks[i - 1].text) if i > 0 else ""
     return tok.capital and previous in cues.PLACE_BEFORE and _cue(msg, i) != "strong"
 
@@ -307,8 +321,10 @@ def _is_name(msg: _Message, i: int) -> bool:
     cue = _cue(msg, i)
     entry = _entry(tok.base)
     initial = _starts_sentence(msg.text, tok)
-    if cue == "strong" and not tok.capital and entry is not None and word_zipf(entry, tok.base, msg.english):
-        return False  # "kallad till", "kallad av": after a strong cue a word in lower case stays a word
+    if cue == "strong" and not tok.capital and entry is not None and entry.zipf(msg.english) >= COMMON_WORD:
+        return False  # "kallad till", "namn eller": after a strong cue a common word in lower case stays a word
+    if cue == "strong" and not tok.capital and entry is None:
+        return msg.lowercase and not LISTS.is_word(tok.base, msg.english)  # "/ulla", "heter xiomara" on a phone
     if entry is None:
         # On no list: a name after "heter", or with a role or a class ("pappa Bohdan", "Ismahan i 3A"); at the
         # start of a sentence only a short word that looks like no Swedish noun ("Ströfrånvaro i 4:an" is one).
@@ -361,6 +377,8 @@ def _cue(msg: _Message, i: int) -> str | None:
     before = toks[i - 1].whole if joined else ""
     if before in cues.STRONG_BEFORE or cues.STRONG_PHRASE.search(msg.text[max(0, tok.start - 20) : tok.start]):
         return "strong"
+    if cues.SIGNATURE.search(msg.text[max(0, tok.start - 4) : tok.start]) and tok.start > 2:
+        return "strong"  # a signature: "… /jonas 6a", "– Johanna, Eskilstuna"
     # The context after a full name follows its last part: "Bohdan Melnyk har …", "Alva Hedlund i 8B".
     last = i
     while _name_like(tok.base, msg.english) and last + 1 < len(toks) and toks[last + 1].capital and _spaced(msg.text, toks[last], toks[last + 1]) \
@@ -426,18 +444,23 @@ def _add_neighbours(msg: _Message, found: list[bool]) -> bool:
 
 
 def _mark_pairs(msg: _Message, found: list[bool]) -> None:
-    """A given name and a family name side by side, both capitalised, are a name ("Juni Berg", "Maj Lind")."""
+    """A given name and a family name side by side are a name ("Juni Berg", "Maj Lind"), in capitals,
+    or both in lower case in a message typed without capitals ("liam bergstrom")."""
     toks = msg.toks
     for i in range(len(toks) - 1):
         first, second = toks[i], toks[i + 1]
-        if not (first.capital and second.capital and _spaced(msg.text, first, second)):
+        same_case = (first.capital and second.capital) or (msg.lowercase and not first.capital and not second.capital)
+        if not (same_case and _spaced(msg.text, first, second)):
             continue
         if _never(msg, i) or _never(msg, i + 1):
             continue
         a, b = _entry(first.base), _entry(second.base)
         if a is None or b is None or not a.given or not b.family:
             continue
-        if max(word_zipf(a, first.base, msg.english), word_zipf(b, second.base, msg.english)) < COMMON_WORD:
+        # The list's own word frequencies decide here (a dictionary may list a family name: "lindgren"),
+        # with how common the words typed are ("stockholm fran" is no name) and no place.
+        common = max(a.zipf(msg.english), b.zipf(msg.english), LISTS.frequency(first.base), LISTS.frequency(second.base))
+        if common < COMMON_WORD and not LISTS.is_place(first.base) and not LISTS.is_place(second.base):
             found[i] = found[i + 1] = True
 
 

@@ -148,11 +148,16 @@ def _frequent_words(swedish: set[str], english: set[str]) -> list[str]:
     """The most frequent Swedish and English word forms that the dictionaries know in lower case, sorted,
     each with its language
     (wordfreq counts names too; the dictionaries keep "hugo" out and "röd" in)."""
-    from wordfreq import top_n_list
+    from wordfreq import top_n_list, zipf_frequency
 
     sv = {w for w in top_n_list("sv", TOP_SWEDISH) if w in swedish and _clean(w)}
     en = {w for w in top_n_list("en", TOP_ENGLISH) if w in english and _clean(w)}
-    return [f"{w}\t{'both' if w in sv and w in en else 'sv' if w in sv else 'en'}" for w in sorted(sv | en)]
+    rows = []
+    for w in sorted(sv | en):
+        language = "both" if w in sv and w in en else "sv" if w in sv else "en"
+        zipf = zipf_frequency(w, "sv") if w in sv else zipf_frequency(w, "en")
+        rows.append(f"{w}\t{language}\t{zipf:.1f}")
+    return rows
 
 
 def _write(path: Path, rows: list[str]) -> None:

@@ -10,7 +10,7 @@ even if it is a switchboard, unless it is a national service number (112, 1177,
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 Span = tuple[int, int]
 
@@ -71,19 +71,27 @@ _STREET_ENDINGS = (
     "hagen", "ängen", "angen", "udden", "berget", "dalen", "vreten", "stråket", "straket", "bryggan",
     "stranden", "viken", "holmen", "lunden", "tået", "taet", "kullen", "malmen", "gärdet", "gardet",
 )
-_NUMBER = r"\d{1,4}(?:\s?[A-H]\b|[a-h]\b)?"  # an entrance letter: 3B, 3 b; never "18 i Torshälla"
+_NUMBER = r"\d{1,4}(?:\s?[A-H]\b|[a-h]\b)?"  # an entrance letter: 3B, 3 B; never "18 i Torshälla"
+# A floor or where in the house: "3 tr", "1 tr ned", "nb" (nedre botten), "ög", "bv".
+_FLOOR = r"(?:,?\s*(?:\d{1,2}\s?(?:tr|trappor)\b(?:\s?(?:ned|upp))?|nb\b|ög\b|og\b|bv\b|n\.b\.))?"
 _FLAT = r"(?:,?\s*(?:lgh|lägenhet|lagenhet|lgh\.|lägenhetsnummer)\s*\d{3,4})?"
 _POSTCODE = r"(?:,?\s*\d{3}\s?\d{2}(?:\s+[A-ZÅÄÖ][\wåäö]+)?)?"
 # Words that begin a street's name: "Västra Storgatan", "Gamla Tanneforsvägen".
 _STREET_PREFIX = r"(?:(?:Västra|Östra|Norra|Södra|Stora|Lilla|Gamla|Nya|Vastra|Ostra|Sodra|Sankt|S:t)\s+)?"
 _STREET = re.compile(
-    r"\b" + _STREET_PREFIX + r"[A-Za-zÅÄÖåäöéü][\wåäöéü-]*?(?:" + "|".join(_STREET_ENDINGS) + r")\s+" + _NUMBER + _FLAT + _POSTCODE,
+    r"\b" + _STREET_PREFIX + r"[A-Za-zÅÄÖåäöéü][\wåäöéü-]*?(?:" + "|".join(_STREET_ENDINGS) + r")\s+" + _NUMBER
+    + _FLOOR + _FLAT + _POSTCODE,
     re.IGNORECASE,
+)
+# Two-word street names: "Gröna gatan 11", "Gamla vägen 5", "Norra Kyrkogatan 4".
+_TWO_WORDS = re.compile(
+    r"\b[A-ZÅÄÖ][a-zåäöé]+\s+(?:gatan|gata|vägen|väg|gränd|gränden|stigen|backen|torget|allén|leden|platsen)\s+"
+    + _NUMBER + _FLOOR + _FLAT + _POSTCODE,
 )
 # "bor på Kvarnholmen 3", "adress: Lillåns väg 4": a capitalised place and a number after an address cue.
 _CUED = re.compile(
     r"(?i:\bbor\s+på|\bbor\s+pa|\badress(?:en)?:?|\blives\s+(?:at|on)|\baddress(?:\s+is)?:?)\s+"
-    r"((?:[A-ZÅÄÖ][\wåäöéü-]*\s+){1,3}?" + _NUMBER + _FLAT + _POSTCODE + r")",
+    r"((?:[A-ZÅÄÖ][\wåäöéü-]*\s+){1,3}?" + _NUMBER + _FLOOR + _FLAT + _POSTCODE + r")",
 )
 
 
@@ -95,6 +103,7 @@ def addresses(text: str) -> list[Span]:
         if word in _STREET_ENDINGS:  # "vägen 2 gånger": the ending alone is no street name
             continue
         out.append(m.span())
+    out += [m.span() for m in _TWO_WORDS.finditer(text)]
     out += [m.span(1) for m in _CUED.finditer(text)]
     return out
 
@@ -107,18 +116,18 @@ _PLATE_CUES = re.compile(r"\b(?:reg(?:nr|istrerings?(?:nummer|skylt))?\.?|regist
                          r"plate|car|number plate|licen[cs]e plate)\b", re.IGNORECASE)
 
 
-def plates(text: str, not_plates: Collection[str] = ()) -> list[Span]:
-    """Car registration plates: ABC 123 or ABC 12D; in lower case only near a word like "reg" or "bil".
+def plates(text: str, not_plates: Collection[str] = (), is_word: Callable[[str], bool] = lambda w: False) -> list[Span]:
+    """Car registration plates: ABC 123, ABC 12D, ABC-123, also in lower case ("ktp 291").
 
-    `not_plates` are letter groups that are words or abbreviations here (BUP, SIP …).
+    `not_plates` are letter groups that are abbreviations here (BUP, SIP …); three letters that
+    are a word (`is_word`: "och 123", "sid 123") are one only near a word like "reg" or "bil".
     """
     out = []
     for m in _PLATE.finditer(text):
         letters = m.group(1)
         if letters.lower() in not_plates:
             continue
-        written_as_plate = letters.isupper() and (m.group(2)[-1].isdigit() or m.group(2)[-1].isupper())
         cued = bool(_PLATE_CUES.search(text[max(0, m.start() - 40) : m.start()]))
-        if written_as_plate or cued:
+        if cued or not is_word(letters.lower()):
             out.append(m.span())
     return out

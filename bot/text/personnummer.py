@@ -51,12 +51,19 @@ def luhn_ok(ten_digits: str) -> bool:
 
 
 def normalise(text: str) -> str:
-    """NFKC without invisible format characters: the form every span refers to."""
+    """NFKC without invisible format characters, nor combining marks on digits: the form every span refers to."""
     # Fullwidth and other compatibility digits become ASCII digits, odd spaces plain ones;
     # invisible format characters (zero-width space, soft hyphen, joiners, direction marks)
     # are dropped, so they cannot hide a number.
+    # A combining mark typed on a digit ("07\u0301") hides nothing either.
     norm = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in norm if unicodedata.category(ch) != "Cf")
+    out: list[str] = []
+    for ch in norm:
+        category = unicodedata.category(ch)
+        if category == "Cf" or (category == "Mn" and out and out[-1].isdigit()):
+            continue
+        out.append(ch)
+    return "".join(out)
 
 
 def _runs(text: str) -> list[list[int]]:
@@ -97,12 +104,16 @@ def _written_like_personnummer(text: str, pos: list[int]) -> bool:
     gaps = [text[a + 1 : b] for a, b in zip(pos, pos[1:], strict=False)]
     digits = "".join(text[p] for p in pos)
     boundary = gaps[len(pos) - 5]  # between the date's last digit and the serial
+    divided = {n for n, gap in enumerate(gaps) if gap}
     if len(pos) == 12:
-        return any(ch in _SEPARATORS for ch in boundary) or not any(gaps)
+        # 200508122727, 20050812-2727, 20050812 2727 (an undivided date, then the serial); a divided
+        # date needs the dash: "2026-11-23 1400" is a date and a time.
+        return any(ch in _SEPARATORS for ch in boundary) or divided <= {7, 9}
     first_group = next((n + 1 for n, gap in enumerate(gaps) if gap), len(pos))
     if digits.startswith(("07", "08")) and first_group <= 4:
         return False
-    divided = {n for n, gap in enumerate(gaps) if gap}
+    if not digits.startswith("0") and not divided:
+        return True  # ten digits in a row that no phone number can be (those begin with 0)
     date_in_pairs = {1, 3, 5} <= divided <= {1, 3, 5, 7}  # 05 07 18 23 84, 05.07.18.2384
     return (bool(boundary) and divided <= {5, 7}) or date_in_pairs  # 050718-2384, 050718-23 84
 
