@@ -57,9 +57,11 @@ class Keep:
     @classmethod
     def of(cls, words: Iterable[str] = (), names: Iterable[str] = (), phones: Iterable[str] = (),
            material_names: Iterable[str] = (), context: Iterable[str] = ()) -> Keep:
-        """From words and phrases (every word of one is kept), full names (kept only whole) and phone numbers."""
-        kept = {fold(w) for phrase in words for w in _WORDS.findall(phrase)}
-        full = {tuple(fold(w) for w in _WORDS.findall(name)) for name in names}
+        """From words, phrases and full names (a phrase or a name is kept only whole) and phone numbers."""
+        # A word is kept everywhere; a phrase ("Viking Line", a contact's name) only where it stands whole.
+        kept = {fold(w) for phrase in words if len(found := _WORDS.findall(phrase)) == 1 for w in found}
+        phrases = [*names, *(phrase for phrase in words if len(_WORDS.findall(phrase)) > 1)]
+        full = {tuple(fold(w) for w in _WORDS.findall(name)) for name in phrases}
         return cls(frozenset(kept), frozenset(n for n in full if n), frozenset(re.sub(r"\D", "", p) for p in phones),
                    frozenset(fold(n) for n in material_names), tuple(fold(c) for c in context))
 

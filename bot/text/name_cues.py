@@ -36,7 +36,7 @@ ROLE_BEFORE = _folded(
     "son", "daughter", "brother", "sister", "mum", "mom", "mother", "dad", "father", "stepdad", "stepmum",
     "stepmom", "stepfather", "stepmother", "grandma", "grandpa", "friend", "cousin", "uncle", "aunt", "twin",
     "flicka", "flickor", "pojke", "pojkar", "kille", "killar", "tjej", "tjejer", "unge", "ungen", "barn",
-    "familjen", "familj", "family",
+    "familjen", "familj", "family", "lilla", "lille", "stora", "store", "barnen", "tvillingarna", "syskonparet",
     "kurator", "kuratorn", "rektor", "rektorn", "mentor", "lärare", "specialpedagog", "specialpedagogen",
     "skolsköterska", "skolsköterskan", "fritidspedagog", "förskollärare", "förskolläraren", "barnskötare",
     "barnskötaren", "assistent", "assistenten", "vikarie", "vikarien", "principal", "teacher", "counsellor",
@@ -76,7 +76,7 @@ VERBS_AFTER = _folded(
     "visade", "visar", "skrev", "skriver", "ringde", "ringer", "hämtades", "lämnades", "uteblev", "rymde",
     "försvann", "skadade", "hotade", "hotar", "bits", "biter", "bet", "slänger", "kastade", "e",
     "has", "had", "is", "was", "says", "said", "told", "tells", "cries", "cried", "hits", "wants", "came",
-    "comes", "seems", "lives", "refuses", "refused", "hurts", "showed", "wrote", "ran", "left",
+    "comes", "seems", "lives", "refuses", "refused", "hurts", "showed", "wrote", "ran", "left", "called",
 )
 
 # After a name: a class, year or age ("i 8B", "(7 år)", ", 16 år", "(grade 4)", ", 2b").
@@ -106,8 +106,8 @@ ONE_LETTER_WORDS = _folded("i", "o", "å", "ö", "a", "e", "u", "y")
 DEFINITE = re.compile(r"(?:[^aeiouyåäö]en|et|na|arna|orna|erna|ern)$")
 
 # How Swedish nouns end, and names rarely do: "frånvaro", "rastbråk" are no names at a sentence start.
-NOUN_ENDING = re.compile(r"(?:[^aeiouyåäö]en|et|na|arna|orna|erna|ern|het|ning|else|are|ande|ende|skap|tion|varo|bråk|"
-                         r"eri|ism|itet|dom|lek|barn|lärare|elev)$")
+NOUN_ENDING = re.compile(r"(?:[^aeiouy]en|et|na|arna|orna|erna|ern|het|ning|else|are|ande|ende|skap|tion|varo|brak|"
+                         r"eri|ism|itet|dom|lek|barn|larare|elev|hjulet)$")  # matched against folded words
 
 # Words that join two names: "Idun och Majken", "kalle o totte".
 AND = _folded("och", "o", "and", "&", "eller", "or")

@@ -80,7 +80,8 @@ class _Lists:
     def __init__(self) -> None:
         self._names: dict[str, Entry] = {}
         self._folded: dict[str, Entry] = {}
-        self._swedish: dict[str, float] = {}  # word (and as typed without å/ä/ö) -> Zipf frequency
+        self._swedish: dict[str, float] = {}  # word -> Zipf frequency
+        self._swedish_folded: dict[str, float] = {}  # word as typed without å/ä/ö -> Zipf frequency
         self._english: dict[str, float] = {}
         self._places: frozenset[str] = frozenset()
         self._loaded = False
@@ -90,7 +91,7 @@ class _Lists:
         if not self._loaded:
             with self._lock:
                 if not self._loaded:
-                    self._swedish, self._english = _load_words()
+                    self._swedish, self._swedish_folded, self._english = _load_words()
                     self._places = _load_set("places.txt.gz")
                     self._names, self._folded = _load_names()
                     self._loaded = True
@@ -108,11 +109,16 @@ class _Lists:
         """A frequent Swedish word form (with or without å/ä/ö) the dictionary knows; or English, with `english`."""
         return self.frequency(word, english) > 0
 
-    def frequency(self, word: str, english: bool = False) -> float:
-        """How frequent the word is as a Swedish (or, with `english`, English) word: Zipf, 0 for none on the list."""
+    def frequency(self, word: str, english: bool = False, as_typed: bool = False) -> float:
+        """How frequent the word is as a Swedish (or, with `english`, English) word: Zipf, 0 for none on the list.
+
+        Also as a word typed without å/ä/ö ("fran" for "från"), unless `as_typed`.
+        """
         self._ensure()
         key, folded = word.casefold(), _fold(word)
-        zipf = max(self._swedish.get(key, 0.0), self._swedish.get(folded, 0.0))
+        zipf = self._swedish.get(key, 0.0)
+        if not as_typed:
+            zipf = max(zipf, self._swedish.get(folded, 0.0), self._swedish_folded.get(folded, 0.0))
         return max(zipf, self._english.get(key, 0.0)) if english else zipf
 
     def is_place(self, word: str) -> bool:
@@ -145,9 +151,11 @@ def _load_names() -> tuple[dict[str, Entry], dict[str, Entry]]:
     return entries, folded
 
 
-def _load_words() -> tuple[dict[str, float], dict[str, float]]:
-    """The frequent Swedish words (also as typed without å/ä/ö) and the frequent English ones, with their Zipf."""
+def _load_words() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """The frequent Swedish words, the same as typed without å/ä/ö (where that differs), and the frequent
+    English ones, each with its Zipf frequency."""
     swedish: dict[str, float] = {}
+    folded: dict[str, float] = {}
     english: dict[str, float] = {}
     shared: dict[str, float] = {}
     with gzip.open(DATA / "words.tsv.gz", "rt", encoding="utf-8") as fh:
@@ -158,10 +166,10 @@ def _load_words() -> tuple[dict[str, float], dict[str, float]]:
                 swedish[word] = zipf
                 plain = fold(word)
                 if plain != word:
-                    swedish[plain] = max(zipf, swedish.get(plain, 0.0))
+                    folded[plain] = max(zipf, folded.get(plain, 0.0))
             if language != "sv":
                 english[word] = zipf
-    return swedish, english
+    return swedish, folded, english
 
 
 def _load_set(name: str) -> frozenset[str]:
@@ -185,15 +193,16 @@ def load() -> None:
 
 
 def word_zipf(entry: Entry, word: str, english: bool) -> float:
-    """How common the ordinary word a name also is. A place, and a frequent word the entry does not know
-    as one (a name that collides with a word typed without å/ä/ö: "fran" for "från", "rod" for "röd"),
-    count as common words: they need context."""
+    """How common the ordinary word a name also is: by the name list's dictionaries, or by the word list
+    (which knows words typed without å/ä/ö: "fran" is "från", "ar" is "är"). A place counts as a common
+    word: it needs context."""
     if "-" in word and _hyphenated(word):
         return 0.0  # "ebba-li", "Lars-Göran": two names joined are no word
-    zipf = entry.zipf(english)
-    if LISTS.is_place(word) or (not zipf and LISTS.is_word(word, english)):
-        return max(zipf, COMMON_WORD)
-    return zipf
+    # A capitalised name the dictionaries know as a word ("Saga") is that word, not another typed without
+    # å/ä/ö ("säga"); in lower case it may be either ("ar" is "är").
+    as_typed = entry.zipf(english) > 0 and word[:1].isupper()
+    zipf = max(entry.zipf(english), LISTS.frequency(word, english, as_typed=as_typed))
+    return max(zipf, COMMON_WORD) if LISTS.is_place(word) else zipf
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,16 +330,22 @@ def _is_name(msg: _Message, i: int) -> bool:
     cue = _cue(msg, i)
     entry = _entry(tok.base)
     initial = _starts_sentence(msg.text, tok)
-    if cue == "strong" and not tok.capital and entry is not None and entry.zipf(msg.english) >= COMMON_WORD:
+    if cue == "strong" and not tok.capital and entry is not None and max(
+            entry.zipf(msg.english), LISTS.frequency(tok.base, msg.english)) >= COMMON_WORD:
         return False  # "kallad till", "namn eller": after a strong cue a common word in lower case stays a word
-    if cue == "strong" and not tok.capital and entry is None:
-        return msg.lowercase and not LISTS.is_word(tok.base, msg.english)  # "/ulla", "heter xiomara" on a phone
+    if cue in ("strong", "role") and not tok.capital and entry is None:
+        # "/ulla", "heter xiomara", "mamma warsan är …" on a phone: a word on no list at all; after a role
+        # only as a subject (a verb, or the end, after it: "mamma sjukanmäler varje gång" is no name)
+        subject = cue == "strong" or _subject(msg, i)
+        return msg.lowercase and subject and not LISTS.is_word(tok.base, msg.english)
     if entry is None:
         # On no list: a name after "heter", or with a role or a class ("pappa Bohdan", "Ismahan i 3A"); at the
         # start of a sentence only a short word that looks like no Swedish noun ("Ströfrånvaro i 4:an" is one).
         unknown_name = tok.capital and not LISTS.is_word(tok.base, True) and len(tok.base) >= 3 and (
             not initial or (len(tok.base) <= 9 and not cues.NOUN_ENDING.search(tok.key)))
-        return cue == "strong" and tok.capital or unknown_name and cue in ("role", "class", "genitive")
+        # Right after a family word mid-sentence, a capitalised rare word is a name too ("pappa Hejar").
+        after_family = cue == "role" and tok.capital and not initial and LISTS.frequency(tok.base, True) < SUBJECT_WORD
+        return cue == "strong" and tok.capital or unknown_name and cue in ("role", "class", "genitive") or after_family
     zipf = word_zipf(entry, tok.base, msg.english)
     if zipf:  # also an ordinary word: only where the context says it is a name
         if LISTS.is_place(tok.base):
@@ -398,6 +413,14 @@ def _cue(msg: _Message, i: int) -> str | None:
     return None
 
 
+def _subject(msg: _Message, i: int) -> bool:
+    """True when a verb, a conjunction or the end of the clause follows word i (it is the clause's subject)."""
+    if i + 1 >= len(msg.toks):
+        return True
+    gap = msg.text[msg.toks[i].end : msg.toks[i + 1].start]
+    return bool(gap.strip(" ")) or msg.toks[i + 1].whole in cues.VERBS_AFTER or msg.toks[i + 1].whole in cues.AND
+
+
 def _name_like(word: str, english: bool) -> bool:
     """A word that could be part of a name: on the list and no common word, or on no list at all."""
     entry = _entry(word)
@@ -425,7 +448,11 @@ def _add_neighbours(msg: _Message, found: list[bool]) -> bool:
         if entry is not None:
             # A capitalised word right before a name, mid-sentence, is its given name even if it is a word ("My Granqvist").
             zipf = word_zipf(entry, tok.base, msg.english)
-            word_like = (zipf >= FUNCTION_WORD and not (before_name and tok.capital and not initial_word)) or (
+            # Before a family name that is no word, a capitalised word up to the very commonest is its
+            # given name even at a sentence start ("Liv Andersson", "Per Holm"); "Alla Andersson" is not.
+            before_family = before_name and tok.capital and _family_name(toks[i + 1], msg.english)
+            limit = 6.0 if before_family else FUNCTION_WORD
+            word_like = (zipf >= limit and not (before_name and tok.capital and not initial_word)) or (
                 not tok.capital and zipf >= COMMON_WORD)
         else:
             word_like = LISTS.is_word(tok.base) or not tok.capital
@@ -441,6 +468,12 @@ def _add_neighbours(msg: _Message, found: list[bool]) -> bool:
         if beside or joined or quoted or again or initial:
             found[i] = added = True
     return added
+
+
+def _family_name(tok: Token, english: bool) -> bool:
+    """A family name on the list that is no ordinary word ("Andersson", "Sjödin")."""
+    entry = _entry(tok.base)
+    return entry is not None and entry.family and not entry.zipf(english) and not LISTS.frequency(tok.base, english)
 
 
 def _mark_pairs(msg: _Message, found: list[bool]) -> None:

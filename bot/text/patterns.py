@@ -75,7 +75,7 @@ _NUMBER = r"\d{1,4}(?:\s?[A-H]\b|[a-h]\b)?"  # an entrance letter: 3B, 3 B; neve
 # A floor or where in the house: "3 tr", "1 tr ned", "nb" (nedre botten), "ög", "bv".
 _FLOOR = r"(?:,?\s*(?:\d{1,2}\s?(?:tr|trappor)\b(?:\s?(?:ned|upp))?|nb\b|ög\b|og\b|bv\b|n\.b\.))?"
 _FLAT = r"(?:,?\s*(?:lgh|lägenhet|lagenhet|lgh\.|lägenhetsnummer)\s*\d{3,4})?"
-_POSTCODE = r"(?:,?\s*\d{3}\s?\d{2}(?:\s+[A-ZÅÄÖ][\wåäö]+)?)?"
+_POSTCODE = r"(?:,?\s*\d{3}\s?\d{2}(?-i:\s+[A-ZÅÄÖ][\wåäö]+)?)?"  # the town only when capitalised
 # Words that begin a street's name: "Västra Storgatan", "Gamla Tanneforsvägen".
 _STREET_PREFIX = r"(?:(?:Västra|Östra|Norra|Södra|Stora|Lilla|Gamla|Nya|Vastra|Ostra|Sodra|Sankt|S:t)\s+)?"
 _STREET = re.compile(
