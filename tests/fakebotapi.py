@@ -281,8 +281,12 @@ class FakeBotAPI:
         """update_ids Telegram would still redeliver."""
         return [u["update_id"] for u in self._updates]
 
-    async def wait_for(self, predicate, timeout: float = 5.0) -> None:  # noqa: ANN001
-        """Waits until `predicate()` is true (checked after every call the bot makes)."""
+    async def wait_for(self, predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
+        """Waits until `predicate()` is true (checked after every call the bot makes).
+
+        The timeout is generous: it only bounds a failing test, and a reload on a loaded machine
+        (two cores, several test workers) may take seconds.
+        """
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(predicate)
 

@@ -354,3 +354,19 @@ def test_validate_writes_the_vectors_of_a_changed_knowledge_base_beside_it(tmp_p
     assert result.returncode == 0, result.stderr
     assert "varav 1 nya" in result.stdout
     assert text_key(question) in read_vectors(shipped_vectors(tmp_path / "knowledge"))
+
+
+def test_a_learned_question_is_never_shipped_beside_the_knowledge(tmp_path, kb):
+    """What the curation loop learned is a staff member's question: its vector stays in the cache, not in knowledge/vectors/."""
+    from bot.core.vectors import read_vectors, ship_vectors, shipped_vectors, text_key
+    from bot.knowledge.loader import load_knowledge
+
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    learned = "Hur gör vi med en elev som alltid cyklar för fort på skolgården?"
+    (tmp_path / "learned.yaml").write_text(yaml.safe_dump({"offtopic": [learned]}, allow_unicode=True), encoding="utf-8")
+    with_learned = load_knowledge(tmp_path / "knowledge", ROOT / "contacts.yaml", tmp_path / "learned.yaml")
+    assert learned in with_learned.smalltalk.offtopic
+    router = Router(with_learned, encoder=Encoder(), cache=EmbeddingCache(tmp_path / "cache"))
+    shipped = ship_vectors(with_learned, router.semantic.known)
+    assert not shipped.written  # the shipped file already holds exactly the curated texts
+    assert text_key(learned) not in read_vectors(shipped_vectors(tmp_path / "knowledge"))

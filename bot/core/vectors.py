@@ -145,10 +145,16 @@ def all_texts(kb: KnowledgeBase) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+def shipped_texts(kb: KnowledgeBase) -> list[str]:
+    """The curated texts whose vectors ship beside the knowledge: `all_texts` without what the curation
+    loop learned (a learned question is a staff member's; its vector stays in the local cache)."""
+    return [t for t in all_texts(kb) if t not in kb.learned_texts]
+
+
 def missing_vectors(kb: KnowledgeBase, target: Path | None = None) -> int:
-    """How many of the knowledge base's texts the shipped file lacks (0: it is complete)."""
+    """How many of the knowledge base's curated texts the shipped file lacks (0: it is complete)."""
     have = read_vectors(target or shipped_vectors(kb.source))
-    return sum(1 for t in all_texts(kb) if text_key(t) not in have)
+    return sum(1 for t in shipped_texts(kb) if text_key(t) not in have)
 
 
 def ship_vectors(kb: KnowledgeBase, known: Mapping[str, np.ndarray], target: Path | None = None) -> Shipped:
@@ -160,7 +166,7 @@ def ship_vectors(kb: KnowledgeBase, known: Mapping[str, np.ndarray], target: Pat
     cache then serves).
     """
     path = target or shipped_vectors(kb.source)
-    vectors = {k: known[k] for k in map(text_key, all_texts(kb))}
+    vectors = {k: known[k] for k in map(text_key, shipped_texts(kb))}
     before = read_vectors(path)
     if before.keys() == vectors.keys():
         return Shipped(path, len(vectors), 0, written=False)

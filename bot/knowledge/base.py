@@ -63,6 +63,7 @@ class KnowledgeBase:
     steps: dict[str, TopicSteps] = field(default_factory=dict)  # knowledge/steps.yaml, by topic id
     emergency: dict[str, EmergencyRoute] = field(default_factory=dict)  # knowledge/emergency.yaml, by danger
     privacy: Privacy = field(default_factory=Privacy)  # knowledge/privacy.yaml (optional)
+    learned_texts: frozenset[str] = frozenset()  # texts the learned overlay added (never shipped beside the knowledge)
 
     def contact_by_id(self, contact_id: str) -> Contact | None:
         """The contact with this id anywhere in contacts.yaml (national, regional or municipal)."""

@@ -172,12 +172,12 @@ class _Loading:
         """The knowledge base, with what the curation loop learned added (only once there are no problems)."""
         p = self.parts
         assert p["glossary"] and p["smalltalk"] and p["urgency"] and p["risk"] and p["wheel"] and p["contacts"]
-        topics, smalltalk = _merge_learned(p["topics"], p["smalltalk"], learned)
+        topics, smalltalk, added = _merge_learned(p["topics"], p["smalltalk"], learned)
         return KnowledgeBase(
             topics=topics, materials=p["materials"], roles=p["roles"], municipalities=p["municipalities"],
             glossary=p["glossary"], smalltalk=smalltalk, urgency=p["urgency"], risk=p["risk"], wheel=p["wheel"],
             contacts=p["contacts"], source=self.dir, steps=p["steps"], emergency=p["emergency"], privacy=p["privacy"],
-            contact_lines=self.contact_lines,
+            contact_lines=self.contact_lines, learned_texts=added,
         )
 
 
@@ -298,18 +298,22 @@ def _read_learned(path: Path, label: Callable[[Path], str], topics: dict[str, To
     return learned
 
 
-def _merge_learned(topics: dict[str, Topic], smalltalk: SmallTalk, learned: Learned) -> tuple[dict[str, Topic], SmallTalk]:
-    """Adds the learned phrasings and off-topic examples to the curated ones."""
+def _merge_learned(topics: dict[str, Topic], smalltalk: SmallTalk,
+                   learned: Learned) -> tuple[dict[str, Topic], SmallTalk, frozenset[str]]:
+    """Adds the learned phrasings and off-topic examples to the curated ones; also returns the texts it added."""
     merged = dict(topics)
+    added: set[str] = set()
     for tid, extra in learned.phrasings.items():
         topic = merged[tid]
         new = tuple(p for p in extra if p not in topic.phrasings)
         if new:
             merged[tid] = topic.model_copy(update={"phrasings": topic.phrasings + new})
+            added.update(new)
     offtopic = tuple(o for o in learned.offtopic if o not in smalltalk.offtopic)
     if offtopic:
         smalltalk = smalltalk.model_copy(update={"offtopic": smalltalk.offtopic + offtopic})
-    return merged, smalltalk
+        added.update(offtopic)
+    return merged, smalltalk, frozenset(added)
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -21,8 +21,9 @@ STRONG_BEFORE = _folded("heter", "hette", "kallas", "kallad", "kallades", "named
 SIGNATURE = re.compile(r"(?:\s/{1,2}|^/|\s[-–]{1,2}\s)\s*$")
 
 # Right before a name, as a phrase: "my name is Jenny", "jag heter Saga", "namnet är Omar".
-STRONG_PHRASE = re.compile(r"(?:\bname\s+is|\bnamn(?:et)?\s+är|\bnamn(?:et)?\s+ar|\bnamn\s*:|\bname\s*:)\s*$",
-                           re.IGNORECASE)
+# The sender line of a forwarded e-mail ("Från: Anneli …", "From: Maria …") names a person too.
+STRONG_PHRASE = re.compile(r"(?:\bname\s+is|\bnamn(?:et)?\s+är|\bnamn(?:et)?\s+ar|\bnamn\s*:|\bname\s*:"
+                           r"|(?:^|\n)[ \t>]*(?:från|fran|from|avsändare|sender)\s*:)[ \t]*$", re.IGNORECASE)
 
 # Right before a name: a person follows ("eleven Saga", "pappa Abdi", "my student Will").
 ROLE_BEFORE = _folded(

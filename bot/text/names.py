@@ -318,7 +318,10 @@ def _never_name(msg: _Message, i: int) -> bool:
     if before in ("@", "#") or (before == "/" and tok.start == 1):
         return True  # a handle, a hashtag or a command ("/kommun"; "… /jonas" at the end is a signature)
     previous = fold(msg.toks[i - 1].text) if i > 0 else ""
-    return tok.capital and previous in cues.PLACE_BEFORE and _cue(msg, i) != "strong"
+    # "från Elton Wahlberg": a word before a family name is its given name, not a place
+    family_next = i + 1 < len(msg.toks) and msg.toks[i + 1].capital and _spaced(msg.text, tok, msg.toks[i + 1]) \
+        and _family_name(msg.toks[i + 1], msg.english)
+    return tok.capital and previous in cues.PLACE_BEFORE and _cue(msg, i) != "strong" and not family_next
 
 
 def _is_name(msg: _Message, i: int) -> bool:
@@ -455,7 +458,10 @@ def _add_neighbours(msg: _Message, found: list[bool]) -> bool:
             word_like = (zipf >= limit and not (before_name and tok.capital and not initial_word)) or (
                 not tok.capital and zipf >= COMMON_WORD)
         else:
-            word_like = LISTS.is_word(tok.base) or not tok.capital
+            # On no list of names: a rare capitalised word before a family name is a given name ("Agda Lindström")
+            rare_given = before_name and tok.capital and _family_name(toks[i + 1], msg.english) \
+                and LISTS.frequency(tok.base, msg.english) < SUBJECT_WORD
+            word_like = (LISTS.is_word(tok.base) and not rare_given) or not tok.capital
         if word_like or not (tok.capital or msg.lowercase):
             continue
         beside = (i > 0 and found[i - 1] and _spaced(text, toks[i - 1], tok)) or before_name
