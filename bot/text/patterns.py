@@ -73,25 +73,29 @@ _STREET_ENDINGS = (
 )
 _NUMBER = r"\d{1,4}(?:\s?[A-H]\b|[a-h]\b)?"  # an entrance letter: 3B, 3 B; never "18 i Torshälla"
 # A floor or where in the house: "3 tr", "1 tr ned", "nb" (nedre botten), "ög", "bv".
-_FLOOR = r"(?:,?\s*(?:\d{1,2}\s?(?:tr|trappor)\b(?:\s?(?:ned|upp))?|nb\b|ög\b|og\b|bv\b|n\.b\.))?"
-_FLAT = r"(?:,?\s*(?:lgh|lägenhet|lagenhet|lgh\.|lägenhetsnummer)\s*\d{3,4})?"
-_POSTCODE = r"(?:,?\s*\d{3}\s?\d{2}(?-i:\s+[A-ZÅÄÖ][\wåäö]+)?)?"  # the town only when capitalised
+_FLOOR_ONLY = r"\d{1,2}\s?(?:tr|trappor)\b(?:\s?(?:ned|upp))?|nb\b|ög\b|og\b|bv\b|n\.b\."
+_FLAT_ONLY = r"(?:lgh|lägenhet|lagenhet|lgh\.|lägenhetsnummer)\s*\d{3,4}"
+_ENTRANCE_ONLY = r"(?:uppgång|uppg\.?|ingång|port|entré)\s*[A-Ha-h]\b"  # "uppgång B"
+# After the number, in any order: the floor ("3 tr"), the flat ("lgh 1203"), the entrance ("uppgång B").
+_DETAILS = r"(?:,?\s*(?:" + _FLOOR_ONLY + "|" + _FLAT_ONLY + "|" + _ENTRANCE_ONLY + r")){0,3}"
+# "641 30", "SE-611 34"; the town after it stays (a municipality or locality is no identifier, and routing needs it)
+_POSTCODE = r"(?:,?\s*(?:SE-?\s?)?\d{3}\s?\d{2}\b)?"
 # Words that begin a street's name: "Västra Storgatan", "Gamla Tanneforsvägen".
 _STREET_PREFIX = r"(?:(?:Västra|Östra|Norra|Södra|Stora|Lilla|Gamla|Nya|Vastra|Ostra|Sodra|Sankt|S:t)\s+)?"
 _STREET = re.compile(
     r"\b" + _STREET_PREFIX + r"[A-Za-zÅÄÖåäöéü][\wåäöéü-]*?(?:" + "|".join(_STREET_ENDINGS) + r")\s+" + _NUMBER
-    + _FLOOR + _FLAT + _POSTCODE,
+    + _DETAILS + _POSTCODE,
     re.IGNORECASE,
 )
 # Two-word street names: "Gröna gatan 11", "Gamla vägen 5", "Norra Kyrkogatan 4".
 _TWO_WORDS = re.compile(
-    r"\b[A-ZÅÄÖ][a-zåäöé]+\s+(?:gatan|gata|vägen|väg|gränd|gränden|stigen|backen|torget|allén|leden|platsen)\s+"
-    + _NUMBER + _FLOOR + _FLAT + _POSTCODE,
+    r"\b[A-ZÅÄÖ][a-zåäöé]+\s+(?i:gatan|gata|vägen|väg|gränd|gränden|stigen|backen|torget|allén|leden|platsen)\s+"
+    + _NUMBER + _DETAILS + _POSTCODE,
 )
 # "bor på Kvarnholmen 3", "adress: Lillåns väg 4": a capitalised place and a number after an address cue.
 _CUED = re.compile(
     r"(?i:\bbor\s+på|\bbor\s+pa|\badress(?:en)?:?|\blives\s+(?:at|on)|\baddress(?:\s+is)?:?)\s+"
-    r"((?:[A-ZÅÄÖ][\wåäöéü-]*\s+){1,3}?" + _NUMBER + _FLOOR + _FLAT + _POSTCODE + r")",
+    r"((?:[A-ZÅÄÖ][\wåäöéü-]*\s+){1,3}?" + _NUMBER + _DETAILS + _POSTCODE + r")",
 )
 
 
@@ -110,10 +114,16 @@ def addresses(text: str) -> list[Span]:
 
 # -- car registration plates -------------------------------------------------------------------
 
-# Three letters (no I, Q, V, Å, Ä, Ö), two digits, then a digit or a letter (not O).
-_PLATE = re.compile(r"\b([A-HJ-PR-UW-Z]{3})[\s-]?(\d{2}[\dA-NP-Z])\b", re.IGNORECASE)
-_PLATE_CUES = re.compile(r"\b(?:reg(?:nr|istrerings?(?:nummer|skylt))?\.?|registreringsnr|skylt(?:en)?|bil(?:en)?|"
-                         r"plate|car|number plate|licen[cs]e plate)\b", re.IGNORECASE)
+# Three letters (no I, Q, V, Å, Ä, Ö), two digits, then a digit or a letter (not O). Near a word for a
+# car any three letters count: a plate recalled or typed in a hurry is not always a valid one ("Pvt 771").
+_PLATE = re.compile(r"\b([A-Z]{3})[\s-]?(\d{2}[\dA-Z])\b", re.IGNORECASE)
+_VALID_LETTERS = re.compile(r"[A-HJ-PR-UW-Z]{3}", re.IGNORECASE)
+_PLATE_CUES = re.compile(r"\b(?:reg(?:nr|istrerings?(?:nummer|skylt))?\.?|registreringsnr|skylt(?:en)?|bil(?:en|ar|arna)?|"
+                         r"plate|car|number plate|licen[cs]e plate|"
+                         # car makes: "en blå tesla uvw 73r"
+                         r"volvo|saab|tesla|audi|bmw|mazda|toyota|kia|volkswagen|vw|ford|skoda|opel|renault|peugeot|"
+                         r"nissan|honda|mercedes|merca|citroen|citroën|hyundai|seat|fiat|suzuki|mitsubishi|subaru|"
+                         r"lexus|porsche|dacia|polestar|skåpbil|taxi|van|suv)\b", re.IGNORECASE)
 
 
 def plates(text: str, not_plates: Collection[str] = (), is_word: Callable[[str], bool] = lambda w: False) -> list[Span]:
@@ -128,6 +138,7 @@ def plates(text: str, not_plates: Collection[str] = (), is_word: Callable[[str],
         if letters.lower() in not_plates:
             continue
         cued = bool(_PLATE_CUES.search(text[max(0, m.start() - 40) : m.start()]))
-        if cued or not is_word(letters.lower()):
+        valid = _VALID_LETTERS.fullmatch(letters) is not None and m.group(2)[-1].upper() not in "IQVO"
+        if cued or (valid and not is_word(letters.lower())):
             out.append(m.span())
     return out
